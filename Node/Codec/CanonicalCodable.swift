@@ -1,0 +1,41 @@
+/// A value with exactly one canonical binary encoding.
+public protocol CanonicalEncodable {
+    /// Appends the canonical encoding.
+    func encode(to writer: inout CanonicalWriter)
+}
+
+/// A value that can be read back from its canonical encoding, refusing every other form.
+public protocol CanonicalDecodable {
+    /// The largest encoding accepted by ``decode(canonical:field:)``; checked before decoding begins.
+    static var maxEncodedSize: Int { get }
+
+    /// Reads the value; `field` is the path used in error messages.
+    init(from reader: inout CanonicalReader, field: String) throws(CanonicalDecodingError)
+}
+
+/// Both directions.
+public typealias CanonicalCodable = CanonicalDecodable & CanonicalEncodable
+
+extension CanonicalEncodable {
+    /// The canonical encoding of this value.
+    public var canonicalBytes: [UInt8] {
+        var writer = CanonicalWriter()
+        encode(to: &writer)
+        return writer.bytes
+    }
+}
+
+extension CanonicalDecodable {
+    /// Decodes a complete value: refuses input larger than ``maxEncodedSize`` and trailing bytes.
+    public static func decode(canonical bytes: [UInt8], field: String = String(describing: Self.self))
+        throws(CanonicalDecodingError) -> Self
+    {
+        guard bytes.count <= maxEncodedSize else {
+            throw .limitExceeded(field: field, limit: UInt64(maxEncodedSize), actual: UInt64(bytes.count))
+        }
+        var reader = CanonicalReader(bytes)
+        let value = try Self(from: &reader, field: field)
+        try reader.expectEnd(field: field)
+        return value
+    }
+}

@@ -1,0 +1,135 @@
+internal import CSodium
+
+/// An Ed25519 public key (32 bytes): the identity of a node, plugin, issuer, regulator or organization.
+public struct Ed25519PublicKey: Hashable, Sendable, Comparable, CustomStringConvertible {
+    /// The number of bytes in a public key.
+    public static let byteCount = 32
+
+    /// The key's 32 bytes.
+    public let bytes: [UInt8]
+
+    /// Wraps 32 bytes; returns nil for any other length. The point itself is checked when verifying.
+    public init?(bytes: [UInt8]) {
+        guard bytes.count == Self.byteCount else { return nil }
+        self.bytes = bytes
+    }
+
+    /// Parses 64 hexadecimal characters.
+    public init?(hex: String) {
+        guard let bytes = Hex.decode(hex) else { return nil }
+        self.init(bytes: bytes)
+    }
+
+    /// Lower-case hexadecimal.
+    public var hex: String { Hex.encode(bytes) }
+
+    /// A short identifier for logs and file names: the first 8 bytes of SHA-256 of the key, in hex.
+    public var keyID: String { Hex.encode(SHA256.hash(bytes).bytes.prefix(8)) }
+
+    public var description: String { hex }
+
+    public static func < (lhs: Ed25519PublicKey, rhs: Ed25519PublicKey) -> Bool {
+        lhs.bytes.lexicographicallyPrecedes(rhs.bytes)
+    }
+
+    /// Verifies a signature over `message` exactly as given (RFC 8032 Ed25519, as libsodium implements it:
+    /// non-canonical S and small-order keys are rejected). Protocol code uses
+    /// ``isValidSignature(_:for:domain:)`` instead.
+    public func isValidSignature(_ signature: Ed25519Signature, forRaw message: [UInt8]) -> Bool {
+        Sodium.ensureInitialized()
+        return signature.bytes.withUnsafeBufferPointer { sig in
+            message.withUnsafeBufferPointer { msg in
+                bytes.withUnsafeBufferPointer { pk in
+                    crypto_sign_verify_detached(sig.baseAddress!, msg.baseAddress, UInt64(msg.count), pk.baseAddress!)
+                        == 0
+                }
+            }
+        }
+    }
+
+    /// Verifies a signature made with ``Ed25519PrivateKey/signature(for:domain:)`` for the same domain.
+    public func isValidSignature(_ signature: Ed25519Signature, for message: [UInt8], domain: SigningDomain) -> Bool {
+        isValidSignature(signature, forRaw: domain.prefixed(message))
+    }
+}
+
+/// An Ed25519 signature (64 bytes).
+public struct Ed25519Signature: Hashable, Sendable, CustomStringConvertible {
+    /// The number of bytes in a signature.
+    public static let byteCount = 64
+
+    /// The signature's 64 bytes.
+    public let bytes: [UInt8]
+
+    /// Wraps 64 bytes; returns nil for any other length.
+    public init?(bytes: [UInt8]) {
+        guard bytes.count == Self.byteCount else { return nil }
+        self.bytes = bytes
+    }
+
+    /// Lower-case hexadecimal.
+    public var hex: String { Hex.encode(bytes) }
+
+    public var description: String { hex }
+}
+
+/// An Ed25519 private key. Its ``description`` never shows key material, so it cannot leak into logs.
+public struct Ed25519PrivateKey: Sendable, CustomStringConvertible {
+    /// The number of bytes in a seed.
+    public static let seedByteCount = 32
+
+    /// libsodium's 64-byte secret key: seed ‖ public key.
+    private let secretKey: [UInt8]
+
+    /// The matching public key.
+    public let publicKey: Ed25519PublicKey
+
+    /// Generates a new key from the operating system's CSPRNG.
+    public init() {
+        self.init(uncheckedSeed: SecureRandom.bytes(Self.seedByteCount))
+    }
+
+    /// Derives the key from a 32-byte seed (the private key of RFC 8032).
+    public init?(seed: [UInt8]) {
+        guard seed.count == Self.seedByteCount else { return nil }
+        self.init(uncheckedSeed: seed)
+    }
+
+    private init(uncheckedSeed seed: [UInt8]) {
+        Sodium.ensureInitialized()
+        var pk = [UInt8](repeating: 0, count: Ed25519PublicKey.byteCount)
+        var sk = [UInt8](repeating: 0, count: 64)
+        _ = seed.withUnsafeBufferPointer { s in
+            pk.withUnsafeMutableBufferPointer { p in
+                sk.withUnsafeMutableBufferPointer { k in
+                    crypto_sign_seed_keypair(p.baseAddress!, k.baseAddress!, s.baseAddress!)
+                }
+            }
+        }
+        self.secretKey = sk
+        self.publicKey = Ed25519PublicKey(bytes: pk)!
+    }
+
+    /// The 32-byte seed. Handle with care: whoever holds it can sign as this key.
+    public var seed: [UInt8] { Array(secretKey[0..<Self.seedByteCount]) }
+
+    /// Signs `message` exactly as given (RFC 8032). Protocol code uses ``signature(for:domain:)``.
+    public func signature(forRaw message: [UInt8]) -> Ed25519Signature {
+        var sig = [UInt8](repeating: 0, count: Ed25519Signature.byteCount)
+        _ = sig.withUnsafeMutableBufferPointer { s in
+            message.withUnsafeBufferPointer { m in
+                secretKey.withUnsafeBufferPointer { k in
+                    crypto_sign_detached(s.baseAddress!, nil, m.baseAddress, UInt64(m.count), k.baseAddress!)
+                }
+            }
+        }
+        return Ed25519Signature(bytes: sig)!
+    }
+
+    /// Signs `message` for one ``SigningDomain``: the signature never verifies for another domain.
+    public func signature(for message: [UInt8], domain: SigningDomain) -> Ed25519Signature {
+        signature(forRaw: domain.prefixed(message))
+    }
+
+    public var description: String { "Ed25519PrivateKey(public: \(publicKey.hex))" }
+}

@@ -1,0 +1,67 @@
+internal import COpenSSL
+
+/// SHA-256 through OpenSSL's libcrypto, which is several times faster than libsodium's on x86-64.
+public enum SHA256 {
+    /// Hashes a byte buffer.
+    public static func hash(_ bytes: [UInt8]) -> Digest {
+        var out = [UInt8](repeating: 0, count: Digest.byteCount)
+        bytes.withUnsafeBufferPointer { input in
+            out.withUnsafeMutableBufferPointer { output in
+                _ = COpenSSL.SHA256(input.baseAddress, input.count, output.baseAddress)
+            }
+        }
+        return Digest(uncheckedBytes: out)
+    }
+
+    /// Hashes `tag` and `bytes` so that digests made for one purpose can never equal digests made for
+    /// another: SHA-256(len(tag) as one byte ‖ tag ‖ bytes). Tags are short ASCII names such as
+    /// `ensure/block-header/v1`.
+    public static func hash(tag: String, _ bytes: [UInt8]) -> Digest {
+        var hasher = Hasher()
+        let tagBytes = Array(tag.utf8)
+        precondition(tagBytes.count < 256, "hash tag too long")
+        hasher.update([UInt8(tagBytes.count)])
+        hasher.update(tagBytes)
+        hasher.update(bytes)
+        return hasher.finalize()
+    }
+
+    /// An incremental SHA-256 computation (OpenSSL EVP).
+    public struct Hasher: ~Copyable {
+        private let context: OpaquePointer
+
+        /// Starts a new computation.
+        public init() {
+            guard let context = EVP_MD_CTX_new(), EVP_DigestInit_ex(context, EVP_sha256(), nil) == 1 else {
+                fatalError("OpenSSL could not start a SHA-256 computation")
+            }
+            self.context = context
+        }
+
+        deinit {
+            EVP_MD_CTX_free(context)
+        }
+
+        /// Feeds more bytes.
+        public mutating func update(_ bytes: [UInt8]) {
+            bytes.withUnsafeBufferPointer { input in
+                _ = EVP_DigestUpdate(context, input.baseAddress, input.count)
+            }
+        }
+
+        /// Feeds more bytes from a raw buffer.
+        public mutating func update(_ buffer: UnsafeRawBufferPointer) {
+            _ = EVP_DigestUpdate(context, buffer.baseAddress, buffer.count)
+        }
+
+        /// Ends the computation and returns the digest.
+        public consuming func finalize() -> Digest {
+            var out = [UInt8](repeating: 0, count: Digest.byteCount)
+            var length: UInt32 = 0
+            out.withUnsafeMutableBufferPointer { output in
+                _ = EVP_DigestFinal_ex(context, output.baseAddress, &length)
+            }
+            return Digest(uncheckedBytes: out)
+        }
+    }
+}

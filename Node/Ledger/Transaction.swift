@@ -1,0 +1,119 @@
+public import Codec
+public import Crypto
+
+/// What a transaction asks the ledger to do. The envelope carries the kind as a number so that an old
+/// decoder still reads a block that holds kinds it does not execute; the application refuses unknown kinds.
+public struct TransactionKind: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
+    /// The wire value.
+    public let rawValue: UInt16
+
+    /// Wraps a wire value.
+    public init(rawValue: UInt16) { self.rawValue = rawValue }
+
+    /// Anchor the SHA-256 of an external data set.
+    public static let notarize = TransactionKind(rawValue: 1)
+    /// Report an incident record.
+    public static let incidentReport = TransactionKind(rawValue: 2)
+
+    public var description: String { "kind(\(rawValue))" }
+}
+
+/// A signed ledger transaction. The signer's sequence number makes every transaction unique and replay-proof;
+/// the signature covers every other field under ``SigningDomain/transaction``.
+public struct Transaction: Hashable, Sendable {
+    /// The only version this build writes and reads.
+    public static let version: UInt8 = 1
+
+    /// The chain this transaction is for; a transaction for another chain is never valid here.
+    public let chainID: String
+    /// The key that signed it.
+    public let signer: Ed25519PublicKey
+    /// The signer's sequence number: the first transaction of a key has sequence 1, each next one adds 1.
+    public let sequence: UInt64
+    /// What it does.
+    public let kind: TransactionKind
+    /// Kind-specific canonical bytes.
+    public let payload: [UInt8]
+    /// Ed25519 over ``signingBytes``.
+    public let signature: Ed25519Signature
+
+    /// Builds and signs a transaction.
+    public init(
+        chainID: String, sequence: UInt64, kind: TransactionKind, payload: [UInt8], signedBy key: Ed25519PrivateKey
+    ) {
+        precondition(ChainID.isValid(chainID), "invalid chain id")
+        precondition(payload.count <= LedgerLimits.transactionPayloadBytes, "payload too large")
+        self.chainID = chainID
+        self.signer = key.publicKey
+        self.sequence = sequence
+        self.kind = kind
+        self.payload = payload
+        self.signature = key.signature(
+            for: Self.signingBytes(
+                chainID: chainID, signer: key.publicKey, sequence: sequence, kind: kind, payload: payload),
+            domain: .transaction
+        )
+    }
+
+    /// Assembles a transaction from its parts without signing (decoding, tests of forged input).
+    public init(
+        chainID: String, signer: Ed25519PublicKey, sequence: UInt64, kind: TransactionKind, payload: [UInt8],
+        signature: Ed25519Signature
+    ) {
+        self.chainID = chainID
+        self.signer = signer
+        self.sequence = sequence
+        self.kind = kind
+        self.payload = payload
+        self.signature = signature
+    }
+
+    /// The bytes the signature covers: the canonical encoding of every field but the signature.
+    public var signingBytes: [UInt8] {
+        Self.signingBytes(chainID: chainID, signer: signer, sequence: sequence, kind: kind, payload: payload)
+    }
+
+    private static func signingBytes(
+        chainID: String, signer: Ed25519PublicKey, sequence: UInt64, kind: TransactionKind, payload: [UInt8]
+    ) -> [UInt8] {
+        var writer = CanonicalWriter(reservingCapacity: payload.count + 128)
+        writer.writeByte(version)
+        writer.writeString(chainID)
+        writer.write(signer)
+        writer.writeVarUInt(sequence)
+        writer.writeVarUInt(UInt64(kind.rawValue))
+        writer.writeLengthPrefixedBytes(payload)
+        return writer.bytes
+    }
+
+    /// The transaction id: SHA-256 (tag `ensure/transaction/v1`) of the full canonical encoding.
+    public var id: Digest { SHA256.hash(tag: "ensure/transaction/v1", canonicalBytes) }
+
+    /// Whether the signature is valid for the signer key (it says nothing of whether the key is authorized).
+    public var hasValidSignature: Bool {
+        signer.isValidSignature(signature, for: signingBytes, domain: .transaction)
+    }
+}
+
+extension Transaction: CanonicalCodable {
+    public static var maxEncodedSize: Int { LedgerLimits.transactionBytes }
+
+    public func encode(to writer: inout CanonicalWriter) {
+        writer.writeFixedBytes(signingBytes)
+        writer.write(signature)
+    }
+
+    public init(from reader: inout CanonicalReader, field: String) throws(CanonicalDecodingError) {
+        _ = try reader.readVersion(field: "\(field).version", supported: Self.version...Self.version)
+        let chainID = try reader.readChainID(field: "\(field).chainID")
+        let signer = try reader.readPublicKey(field: "\(field).signer")
+        let sequence = try reader.readVarUInt(field: "\(field).sequence")
+        let kind = try reader.readVarUInt(field: "\(field).kind", max: UInt64(UInt16.max))
+        let payload = try reader.readLengthPrefixedBytes(
+            field: "\(field).payload", maxLength: LedgerLimits.transactionPayloadBytes)
+        let signature = try reader.readSignature(field: "\(field).signature")
+        self.init(
+            chainID: chainID, signer: signer, sequence: sequence, kind: TransactionKind(rawValue: UInt16(kind)),
+            payload: payload, signature: signature)
+    }
+}

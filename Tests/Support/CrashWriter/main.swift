@@ -1,0 +1,1 @@
+print("ensure-crash-writer: not built yet")
