@@ -1,1 +1,11 @@
-print("ensure")
+import ArgumentParser
+
+/// `ensure`: the operator, plugin, wallet, issuer and auditor command line.
+@main
+struct Ensure: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ensure",
+        abstract: "Operate an Ensure node and use the ledger from the command line.",
+        subcommands: []
+    )
+}
