@@ -39,3 +39,11 @@ extension CanonicalDecodable {
         return value
     }
 }
+
+extension CanonicalDecodable where Self: CanonicalEncodable {
+    /// Checks that this value's encoding is one its own decoder accepts (sizes, counts, ordering, non-empty
+    /// fields), so whoever builds a value learns that it breaks a rule before signing, storing or sending it.
+    public func validateCanonicalForm(field: String = String(describing: Self.self)) throws(CanonicalDecodingError) {
+        _ = try Self.decode(canonical: canonicalBytes, field: field)
+    }
+}

@@ -132,14 +132,18 @@ public struct Block: Hashable, Sendable {
         MerkleHash.root(leafHashes: transactions.map { MerkleHash.leaf($0.id.bytes) })
     }
 
-    /// Checks what the block says of itself: the transaction root and count, and that the justifying
-    /// certificate is for the parent at the height below. Consensus and execution rules come on top.
+    /// Checks what the block says of itself: the transaction root and count, that the justifying certificate
+    /// is for the parent, on the same chain, at the height below and an earlier round, and that every
+    /// transaction is for the block's chain. Signatures, consensus and execution rules come on top.
     public func validateStructure() throws(CanonicalDecodingError) {
         guard header.transactionCount == UInt64(transactions.count) else {
             throw .invalidValue(field: "block.header.transactionCount", reason: "does not match the transactions")
         }
         guard header.transactionRoot == Self.transactionRoot(of: transactions) else {
             throw .invalidValue(field: "block.header.transactionRoot", reason: "does not match the transactions")
+        }
+        guard justify.data.chainID == header.chainID else {
+            throw .invalidValue(field: "block.justify.data.chainID", reason: "is not the block's chain")
         }
         guard justify.blockID == header.parentID else {
             throw .invalidValue(field: "block.justify", reason: "certifies a block other than the parent")

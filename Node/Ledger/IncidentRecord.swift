@@ -78,7 +78,8 @@ public struct IncidentRecord: Hashable, Sendable {
     /// Ids of related incidents.
     public var links: [String]
 
-    /// Creates a record.
+    /// Creates a record, sorting the sealed details by recipient. The field limits, a non-empty id and distinct
+    /// recipients are the decoder's rules: ``validateCanonicalForm(field:)`` reports a record that breaks one.
     public init(
         id: String, detectedAt: UInt64, category: String, severity: IncidentSeverity, asset: String, detector: String,
         summary: String, evidenceDigest: Digest, evidenceURIs: [String] = [], sealedDetails: [SealedDetail] = [],
@@ -95,6 +96,20 @@ public struct IncidentRecord: Hashable, Sendable {
         self.evidenceURIs = evidenceURIs
         self.sealedDetails = sealedDetails.sorted { $0.recipient.lexicographicallyPrecedes($1.recipient) }
         self.links = links
+    }
+}
+
+extension IncidentRecord {
+    /// Records are equal when their canonical encodings are. Swift's `String` equality treats canonically
+    /// equivalent text (a precomposed "é" and "e" followed by a combining accent) as equal although the bytes,
+    /// and so the record's leaf hash in the incident log, differ; comparing bytes keeps the two notions one.
+    public static func == (lhs: IncidentRecord, rhs: IncidentRecord) -> Bool {
+        lhs.canonicalBytes == rhs.canonicalBytes
+    }
+
+    /// Hashes the canonical encoding, consistent with ``==(_:_:)``.
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(canonicalBytes)
     }
 }
 

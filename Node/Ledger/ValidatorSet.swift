@@ -4,10 +4,14 @@ public import Crypto
 /// The validators of one epoch: distinct Ed25519 keys in ascending byte order, each with one vote.
 /// A quorum is more than two thirds of them, which for n = 3f + 1 is the 2f + 1 of the BFT literature.
 public struct ValidatorSet: Hashable, Sendable {
+    /// The only version this build writes and reads.
+    public static let version: UInt8 = 1
+
     /// The keys, strictly ascending.
     public let members: [Ed25519PublicKey]
 
-    /// Sorts and de-duplicates `members`; nil when empty or larger than ``LedgerLimits/certificateSigners``.
+    /// Sorts `members`; nil when the list is empty, holds the same key twice, or is larger than
+    /// ``LedgerLimits/certificateSigners``.
     public init?(_ members: [Ed25519PublicKey]) {
         let sorted = Array(Set(members)).sorted()
         guard !sorted.isEmpty, sorted.count <= LedgerLimits.certificateSigners, sorted.count == members.count else {
@@ -48,10 +52,12 @@ extension ValidatorSet: CanonicalCodable {
     public static var maxEncodedSize: Int { 8 + LedgerLimits.certificateSigners * Ed25519PublicKey.byteCount }
 
     public func encode(to writer: inout CanonicalWriter) {
+        writer.writeByte(Self.version)
         writer.writeArray(members) { $0.write($1) }
     }
 
     public init(from reader: inout CanonicalReader, field: String) throws(CanonicalDecodingError) {
+        _ = try reader.readVersion(field: "\(field).version", supported: Self.version...Self.version)
         let keys = try reader.readArray(field: "\(field).members", maxCount: LedgerLimits.certificateSigners) {
             (r: inout CanonicalReader, i: Int) throws(CanonicalDecodingError) in
             try r.readPublicKey(field: "\(field).members[\(i)]")
