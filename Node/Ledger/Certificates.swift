@@ -357,8 +357,14 @@ public struct TimeoutCertificate: Hashable, Sendable {
         guard highQC.round == maxHighQCRound else {
             throw .malformed("high QC round \(highQC.round) is not the highest reported, \(maxHighQCRound)")
         }
+        guard highQC.data.chainID == chainID else {
+            throw .malformed("high QC is for chain \(highQC.data.chainID), not \(chainID)")
+        }
         if highQC.round > 0 {
             try highQC.verify(against: validators)
+        } else if !highQC.signatures.isEmpty || highQC.data.height != 0 {
+            // Only the genesis certificate has round 0, and it carries no signatures.
+            throw .malformed("a round-0 high QC must be the genesis certificate")
         }
     }
 }

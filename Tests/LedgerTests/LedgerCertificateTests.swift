@@ -181,6 +181,20 @@ struct LedgerCertificateTests {
         #expect(throws: CertificateError.invalidSignature(signer: Self.highQC.signatures[0].signer)) {
             try forgedTC.verify(against: Self.validators)
         }
+        // A round-0 high QC must be the unsigned genesis certificate of this chain, not any round-0 data.
+        let fakeGenesis = QuorumCertificate(
+            data: LedgerFixtures.voteData(round: 0, height: 3, block: LedgerFixtures.digest(3)), signatures: [])
+        let fakeGenesisTC = LedgerFixtures.timeoutCertificate(
+            round: 9, signers: signers, highQCRounds: [0, 0, 0], highQC: fakeGenesis)
+        #expect(throws: CertificateError.malformed("a round-0 high QC must be the genesis certificate")) {
+            try fakeGenesisTC.verify(against: Self.validators)
+        }
+        let otherChainGenesis = QuorumCertificate.genesis(chainID: "other-chain", blockID: LedgerFixtures.digest(1))
+        let otherChainTC = LedgerFixtures.timeoutCertificate(
+            round: 9, signers: signers, highQCRounds: [0, 0, 0], highQC: otherChainGenesis)
+        #expect(throws: CertificateError.malformed("high QC is for chain other-chain, not \(LedgerFixtures.chainID)")) {
+            try otherChainTC.verify(against: Self.validators)
+        }
     }
 
     @Test("certificate errors say which signer and what was wrong")
