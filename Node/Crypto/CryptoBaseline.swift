@@ -6,23 +6,14 @@ internal import Foundation
 /// inputs as the wrappers but call libsodium directly on buffers prepared once, so the ratio of the two shows
 /// what the wrappers cost. They live here because C interop stays inside the `Crypto` target.
 public enum CryptoBaseline {
-    /// Signs `message` `iterations` times with `crypto_sign_detached` into one preallocated buffer and returns
-    /// the elapsed time and the last signature (so the work cannot be optimised away).
+    /// Signs `message` `iterations` times with `crypto_sign_detached` and `key`'s libsodium secret key into one
+    /// preallocated buffer; returns the elapsed time and the last signature (so the work cannot be optimised away).
     public static func signRaw(
-        seed: [UInt8], message: [UInt8], iterations: Int
+        key: Ed25519PrivateKey, message: [UInt8], iterations: Int
     ) -> (elapsed: Duration, lastSignature: [UInt8]) {
-        precondition(seed.count == Ed25519PrivateKey.seedByteCount, "seed must be 32 bytes")
         Sodium.ensureInitialized()
-        var publicKey = [UInt8](repeating: 0, count: Ed25519PublicKey.byteCount)
-        var secretKey = [UInt8](repeating: 0, count: 64)
+        let secretKey = key.secretKey
         var signature = [UInt8](repeating: 0, count: Ed25519Signature.byteCount)
-        _ = publicKey.withUnsafeMutableBufferPointer { pk in
-            secretKey.withUnsafeMutableBufferPointer { sk in
-                seed.withUnsafeBufferPointer { s in
-                    crypto_sign_seed_keypair(pk.baseAddress!, sk.baseAddress!, s.baseAddress!)
-                }
-            }
-        }
         let clock = ContinuousClock()
         let start = clock.now
         signature.withUnsafeMutableBufferPointer { sig in

@@ -9,6 +9,16 @@ struct CommandResult {
     let standardError: String
 }
 
+/// The `ensure` executable is not in the build products; the test fails with this message.
+struct MissingExecutable: Error, CustomStringConvertible {
+    let searchedFrom: String
+
+    var description: String {
+        "the ensure executable was not found in the build products next to \(searchedFrom); "
+            + "build it with `swift build --product ensure`"
+    }
+}
+
 /// Runs the real `ensure` executable built next to this test binary.
 enum EnsureBinary {
     /// The build products directory: the nearest ancestor of the running test binary that holds `ensure`.
@@ -20,10 +30,7 @@ enum EnsureBinary {
             if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
             directory = directory.deletingLastPathComponent()
         }
-        Issue.record(
-            "the ensure executable was not found in the build products next to \(start.path); build it with `swift build --product ensure`"
-        )
-        throw CancellationError()
+        throw MissingExecutable(searchedFrom: start.path)
     }
 
     /// Runs `ensure` with `arguments`; `ENSURE_PASSPHRASE` is set only when `passphrase` is given.

@@ -51,7 +51,7 @@ struct CryptoBench: ParsableCommand {
             if round % 2 == 0 {
                 wrapper = timeSigning(key: key, message: message, iterations: signIterations, sink: &sink)
             }
-            let raw = CryptoBaseline.signRaw(seed: key.seed, message: message, iterations: signIterations)
+            let raw = CryptoBaseline.signRaw(key: key, message: message, iterations: signIterations)
             if round % 2 == 1 {
                 wrapper = timeSigning(key: key, message: message, iterations: signIterations, sink: &sink)
             }
