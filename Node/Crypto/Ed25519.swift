@@ -79,7 +79,7 @@ public struct Ed25519PrivateKey: Sendable, CustomStringConvertible {
     public static let seedByteCount = 32
 
     /// libsodium's 64-byte secret key: seed ‖ public key.
-    private let secretKey: [UInt8]
+    let secretKey: [UInt8]
 
     /// The matching public key.
     public let publicKey: Ed25519PublicKey

@@ -6,6 +6,8 @@ struct Ensure: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ensure",
         abstract: "Operate an Ensure node and use the ledger from the command line.",
-        subcommands: []
+        subcommands: [
+            KeysCommand.self
+        ]
     )
 }
