@@ -32,7 +32,7 @@ public struct MerkleLog<Source: MerkleNodeSource> {
         }
         // The perfect subtrees that make up the current tree, largest first: a binary counter that each new
         // leaf increments, merging equal-height subtrees into the nodes it completes.
-        var frontier = try perfectSubtrees(start: 0, count: size).map { (hash: $0.hash, level: $0.position.level) }
+        var frontier = try perfectSubtrees(count: size)
         var writes: [(MerkleNodePosition, Digest)] = []
         writes.reserveCapacity(leafHashes.count * 2 + 1)
         var nextIndex = size
@@ -136,35 +136,45 @@ public struct MerkleLog<Source: MerkleNodeSource> {
 
     /// MTH(D[start:start+count]) for a non-empty range that is a subtree of RFC 9162's recursion: `start` is a
     /// multiple of the largest power of two not above `count`, so the range splits into aligned perfect
-    /// subtrees, largest first, and its hash folds them from the right.
+    /// subtrees, one per set bit of `count`, largest first; its hash folds them from the right, so they are
+    /// read smallest first.
     private func subtreeHash(start: UInt64, count: UInt64) throws -> Digest {
-        let parts = try perfectSubtrees(start: start, count: count)
-        guard var hash = parts.last?.hash else { return MerkleHash.emptyRoot }
-        for part in parts.dropLast().reversed() {
-            hash = MerkleHash.node(part.hash, hash)
+        var end = start + count
+        var remaining = count
+        var hash: Digest?
+        while remaining > 0 {
+            let level = UInt64(remaining.trailingZeroBitCount)
+            let width = UInt64(1) << level
+            end -= width
+            let part = try storedNode(level: level, offset: end)
+            hash = hash.map { MerkleHash.node(part, $0) } ?? part
+            remaining -= width
+        }
+        return hash ?? MerkleHash.emptyRoot
+    }
+
+    /// The stored hash of the perfect subtree of 2^level leaves that starts at leaf `offset`.
+    private func storedNode(level: UInt64, offset: UInt64) throws -> Digest {
+        assert(offset & ((UInt64(1) << level) - 1) == 0, "a perfect subtree starts aligned to its width")
+        let position = MerkleNodePosition(level: UInt8(level), index: offset >> level)
+        guard let hash = try source.node(at: position) else {
+            throw MerkleLogError.missingNode(position: position, logSize: size)
         }
         return hash
     }
 
-    /// The stored perfect subtrees covering [start, start+count), largest first: one read per set bit of
-    /// `count`.
-    private func perfectSubtrees(start: UInt64, count: UInt64) throws -> [(position: MerkleNodePosition, hash: Digest)]
-    {
-        var parts: [(position: MerkleNodePosition, hash: Digest)] = []
+    /// The stored perfect subtrees covering [0, count) (the tree of `count` leaves), largest first: one read
+    /// per set bit of `count`.
+    private func perfectSubtrees(count: UInt64) throws -> [(hash: Digest, level: UInt8)] {
+        var parts: [(hash: Digest, level: UInt8)] = []
         parts.reserveCapacity(count.nonzeroBitCount)
-        var offset = start
+        var offset: UInt64 = 0
         var remaining = count
         while remaining > 0 {
             let level = UInt64(63 - remaining.leadingZeroBitCount)
-            let width = UInt64(1) << level
-            assert(offset & (width - 1) == 0, "a subtree of RFC 9162's recursion starts aligned to its width")
-            let position = MerkleNodePosition(level: UInt8(level), index: offset >> level)
-            guard let hash = try source.node(at: position) else {
-                throw MerkleLogError.missingNode(position: position, logSize: size)
-            }
-            parts.append((position, hash))
-            offset += width
-            remaining -= width
+            parts.append((try storedNode(level: level, offset: offset), UInt8(level)))
+            offset += UInt64(1) << level
+            remaining -= UInt64(1) << level
         }
         return parts
     }
