@@ -194,6 +194,11 @@ import Testing
         #expect(throws: MerkleLogError.sizeLimitExceeded(size: limit, appending: 1, limit: limit)) {
             try log.appending(merkleTestLeaves(1))
         }
+        // A size past the limit, however it was made, is refused rather than overflowing.
+        let beyond = MerkleLog(source: InMemoryMerkleNodeStore(), size: .max)
+        #expect(throws: MerkleLogError.sizeLimitExceeded(size: .max, appending: 0, limit: limit)) {
+            try beyond.appending([])
+        }
     }
 
     @Test func errorsNameWhatWasWrong() {

@@ -27,7 +27,7 @@ public struct MerkleLog<Source: MerkleNodeSource> {
     /// the caller must store before using a log of that size. Reads one stored node per set bit of ``size``.
     public func appending(_ leafHashes: [Digest]) throws -> MerkleAppend {
         let added = UInt64(leafHashes.count)
-        guard added <= Self.maximumSize - size else {
+        guard size <= Self.maximumSize, added <= Self.maximumSize - size else {
             throw MerkleLogError.sizeLimitExceeded(size: size, appending: added, limit: Self.maximumSize)
         }
         // The perfect subtrees that make up the current tree, largest first: a binary counter that each new
@@ -211,6 +211,7 @@ public enum MerkleLogError: Error, Hashable, Sendable, CustomStringConvertible {
     /// The append would grow the log past ``MerkleLog/maximumSize``.
     case sizeLimitExceeded(size: UInt64, appending: UInt64, limit: UInt64)
 
+    /// A sentence naming what was wrong, with the sizes and position involved.
     public var description: String {
         switch self {
         case .treeSizeBeyondLog(let treeSize, let logSize):

@@ -19,7 +19,8 @@ public enum MerkleProof {
 
     /// Checks that `proof` shows the leaf whose hash is `leafHash` at `index` in the tree of `treeSize`
     /// leaves whose root is `root` (RFC 9162 §2.1.3.2). Returns normally when it does; otherwise throws the
-    /// first thing that does not hold.
+    /// first thing that does not hold. A proof is bare hashes, so it binds `treeSize` only through its shape
+    /// (another size with the same path passes too): take size and root together from a signed checkpoint.
     public static func verifyInclusion(
         leafHash: Digest,
         index: UInt64,
@@ -64,7 +65,8 @@ public enum MerkleProof {
     /// Checks that `proof` shows the tree of `newSize` leaves with root `newRoot` extends the tree of
     /// `oldSize` leaves with root `oldRoot` by appending only (RFC 9162 §2.1.4.2). Equal sizes need an empty
     /// proof and equal roots. An old size of zero is refused: every tree extends the empty tree, so such a
-    /// "proof" would check nothing, and a caller asking for one has mistaken a size.
+    /// "proof" would check nothing, and a caller asking for one has mistaken a size. As with inclusion, the
+    /// proof binds `newSize` only through its shape: take both sizes with their roots from signed checkpoints.
     public static func verifyConsistency(
         oldSize: UInt64,
         newSize: UInt64,
@@ -195,6 +197,7 @@ public enum MerkleProofField: Hashable, Sendable, CustomStringConvertible {
     /// The hash at this 0-based position of the proof.
     case proofElement(Int)
 
+    /// The argument's name as an error message shows it.
     public var description: String {
         switch self {
         case .leafHash: return "leaf hash"
@@ -227,6 +230,7 @@ public enum MerkleProofError: Error, Hashable, Sendable, CustomStringConvertible
     /// A hash given as bytes is not 32 bytes long.
     case malformedHash(field: MerkleProofField, byteCount: Int)
 
+    /// A sentence naming what did not hold, with the sizes and hashes involved.
     public var description: String {
         switch self {
         case .leafIndexOutOfRange(let index, let treeSize):
