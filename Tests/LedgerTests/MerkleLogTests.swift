@@ -186,6 +186,7 @@ import Testing
         #expect(throws: FailingSource.ReadFailed()) { try log.appending(merkleTestLeaves(1)) }
         // The empty tree and an empty append need no read.
         #expect(try MerkleLog(source: FailingSource(), size: 0).root() == MerkleHash.emptyRoot)
+        #expect(try log.appending([]).size == 3)
     }
 
     @Test func theSizeLimitIsEnforced() throws {

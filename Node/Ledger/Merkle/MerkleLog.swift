@@ -24,12 +24,14 @@ public struct MerkleLog<Source: MerkleNodeSource> {
     }
 
     /// Appends leaf hashes (each ``MerkleHash/leaf(_:)`` of a record) and returns the new size and the nodes
-    /// the caller must store before using a log of that size. Reads one stored node per set bit of ``size``.
+    /// the caller must store before using a log of that size. Reads one stored node per set bit of ``size``
+    /// (none for an empty append).
     public func appending(_ leafHashes: [Digest]) throws -> MerkleAppend {
         let added = UInt64(leafHashes.count)
         guard size <= Self.maximumSize, added <= Self.maximumSize - size else {
             throw MerkleLogError.sizeLimitExceeded(size: size, appending: added, limit: Self.maximumSize)
         }
+        guard added > 0 else { return MerkleAppend(size: size, writes: []) }
         // The perfect subtrees that make up the current tree, largest first: a binary counter that each new
         // leaf increments, merging equal-height subtrees into the nodes it completes.
         var frontier = try perfectSubtrees(count: size)
