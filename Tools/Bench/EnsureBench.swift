@@ -12,6 +12,7 @@ struct EnsureBench: ParsableCommand {
             // Each benchmark is a subcommand defined in its own file in this folder.
             CryptoBench.self,
             LevelDBBench.self,
+            MerkleBench.self,
         ]
     )
 }

@@ -14,6 +14,7 @@ public struct MerkleNodePosition: Hashable, Sendable, Comparable {
         self.index = index
     }
 
+    /// Orders by level, then index.
     public static func < (lhs: MerkleNodePosition, rhs: MerkleNodePosition) -> Bool {
         (lhs.level, lhs.index) < (rhs.level, rhs.index)
     }
@@ -35,6 +36,7 @@ public struct InMemoryMerkleNodeStore: MerkleNodeSource, Sendable {
     /// An empty store.
     public init() {}
 
+    /// The stored hash at `position`, or nil.
     public func node(at position: MerkleNodePosition) throws -> Digest? { nodes[position] }
 
     /// Stores nodes returned by an append.
