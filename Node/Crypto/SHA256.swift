@@ -2,12 +2,24 @@ internal import COpenSSL
 
 /// SHA-256 through OpenSSL's libcrypto, which is several times faster than libsodium's on x86-64.
 public enum SHA256 {
+    /// OpenSSL's SHA-256 implementation, fetched once. OpenSSL 3's one-shot `SHA256()` and `EVP_sha256()` look
+    /// the algorithm up in the provider registry on every call (a lock and a reference count per hash);
+    /// fetching it once keeps that off the hot path of Merkle hashing.
+    /// `nonisolated(unsafe)` is sound: an `EVP_MD` is immutable once fetched, and OpenSSL documents fetched
+    /// algorithm objects as safe to use from many threads at once; this reference is never freed or replaced.
+    nonisolated(unsafe) static let sha256Algorithm: OpaquePointer = {
+        guard let algorithm = EVP_MD_fetch(nil, "SHA256", nil) else {
+            fatalError("OpenSSL provides no SHA-256 implementation")
+        }
+        return algorithm
+    }()
+
     /// Hashes a byte buffer.
     public static func hash(_ bytes: [UInt8]) -> Digest {
         var out = [UInt8](repeating: 0, count: Digest.byteCount)
         bytes.withUnsafeBufferPointer { input in
             out.withUnsafeMutableBufferPointer { output in
-                _ = COpenSSL.SHA256(input.baseAddress, input.count, output.baseAddress)
+                _ = EVP_Digest(input.baseAddress, input.count, output.baseAddress, nil, sha256Algorithm, nil)
             }
         }
         return Digest(uncheckedBytes: out)
@@ -32,7 +44,7 @@ public enum SHA256 {
 
         /// Starts a new computation.
         public init() {
-            guard let context = EVP_MD_CTX_new(), EVP_DigestInit_ex(context, EVP_sha256(), nil) == 1 else {
+            guard let context = EVP_MD_CTX_new(), EVP_DigestInit_ex(context, SHA256.sha256Algorithm, nil) == 1 else {
                 fatalError("OpenSSL could not start a SHA-256 computation")
             }
             self.context = context
