@@ -74,7 +74,8 @@ public actor PeerTransport {
     private var openChannels: [ObjectIdentifier: (channel: any Channel, handler: NIOLoopBound<PeerSessionHandler>)] =
         [:]
     private var connections: [Ed25519PublicKey: Connection] = [:]
-    private var dialTasks: [Task<Void, Never>] = []
+    private var peers: [Ed25519PublicKey: PeerAddress]
+    private var dialTasks: [Ed25519PublicKey: Task<Void, Never>] = [:]
     private var eventTask: Task<Void, Never>?
 
     /// A transport for `configuration`, running its sockets on `eventLoopGroup` (NIO's shared multi-threaded
@@ -83,6 +84,7 @@ public actor PeerTransport {
         configuration: PeerTransportConfiguration, eventLoopGroup: (any EventLoopGroup)? = nil, logger: Logger
     ) {
         self.configuration = configuration
+        self.peers = Dictionary(uniqueKeysWithValues: configuration.peers.map { ($0.key, $0) })
         self.group = eventLoopGroup ?? MultiThreadedEventLoopGroup.singleton
         var logger = logger
         logger[metadataKey: "node"] = "\(configuration.identity.publicKey.keyID)"
@@ -140,10 +142,32 @@ public actor PeerTransport {
                 await self?.handle(event)
             }
         }
-        for peer in configuration.peers {
-            dialTasks.append(Task { await self.dialLoop(peer) })
+        for peer in peers.values {
+            dialTasks[peer.key] = Task { await self.dialLoop(peer) }
         }
         return port
+    }
+
+    /// Starts keeping a connection to `peer` (for example a validator that joined at an epoch boundary); before
+    /// ``start()`` it is added to the peers dialed on start.
+    public func addPeer(_ peer: PeerAddress) throws(TransportConfigurationError) {
+        guard peer.key != configuration.identity.publicKey else { throw .selfInPeerList(peer.key) }
+        guard peers[peer.key] == nil else { throw .duplicatePeer(peer.key) }
+        peers[peer.key] = peer
+        if state == .running {
+            dialTasks[peer.key] = Task { await self.dialLoop(peer) }
+        }
+    }
+
+    /// Stops dialing `peer`; an existing connection stays until it ends or the peer is deauthorized.
+    public func removePeer(_ key: Ed25519PublicKey) {
+        peers[key] = nil
+        dialTasks.removeValue(forKey: key)?.cancel()
+    }
+
+    /// This node's role in the connection it keeps with `peer`, or nil if there is none.
+    public func role(of peer: Ed25519PublicKey) -> HandshakeRole? {
+        connections[peer]?.role
     }
 
     /// The port the transport listens on, once started.
@@ -199,7 +223,7 @@ public actor PeerTransport {
         guard state != .stopped else { return }
         let wasRunning = state == .running
         state = .stopped
-        for task in dialTasks { task.cancel() }
+        for task in dialTasks.values { task.cancel() }
         try? await serverChannel?.close()
         for (channel, handler) in openChannels.values {
             close(handler, on: channel, reason: .transportShutdown)
@@ -207,8 +231,8 @@ public actor PeerTransport {
         for (channel, _) in openChannels.values {
             try? await channel.closeFuture.get()
         }
-        for task in dialTasks { await task.value }
-        dialTasks = []
+        for task in dialTasks.values { await task.value }
+        dialTasks = [:]
         connectionEventsContinuation.finish()
         if wasRunning { await eventTask?.value }
         connections = [:]
