@@ -101,6 +101,7 @@ let package = Package(
             name: "NetworkTests",
             dependencies: [
                 "Network", "Crypto", "Codec",
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
