@@ -414,20 +414,11 @@ struct LoopbackTransportTests {
     }
 }
 
-/// A set of keys a test can change while a transport consults it.
+/// A set of keys a test can change while a transport consults it, behind a lock.
 final class AllowList: Sendable {
-    private let keys: LockedKeys
+    private let keys: NIOLockedValueBox<Set<Ed25519PublicKey>>
 
-    init(_ keys: [Ed25519PublicKey]) { self.keys = LockedKeys(Set(keys)) }
-    func contains(_ key: Ed25519PublicKey) -> Bool { keys.contains(key) }
-    func remove(_ key: Ed25519PublicKey) { keys.remove(key) }
-}
-
-/// The lock behind ``AllowList``.
-final class LockedKeys: Sendable {
-    private let box: NIOLockedValueBox<Set<Ed25519PublicKey>>
-
-    init(_ keys: Set<Ed25519PublicKey>) { box = NIOLockedValueBox(keys) }
-    func contains(_ key: Ed25519PublicKey) -> Bool { box.withLockedValue { $0.contains(key) } }
-    func remove(_ key: Ed25519PublicKey) { _ = box.withLockedValue { $0.remove(key) } }
+    init(_ keys: [Ed25519PublicKey]) { self.keys = NIOLockedValueBox(Set(keys)) }
+    func contains(_ key: Ed25519PublicKey) -> Bool { keys.withLockedValue { $0.contains(key) } }
+    func remove(_ key: Ed25519PublicKey) { _ = keys.withLockedValue { $0.remove(key) } }
 }
