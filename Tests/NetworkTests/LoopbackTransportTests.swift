@@ -200,6 +200,29 @@ struct LoopbackTransportTests {
         await nodeA.transport.shutdown()
     }
 
+    @Test func otherProtocolVersionIsRefused() async throws {
+        let (a, b) = (Ed25519PrivateKey(), Ed25519PrivateKey())
+        let nodeA = try await TestNode.start(identity: a, authorizer: Self.allow(a, b))
+        let channel = try await connectRaw(to: nodeA.port)
+        var hello = HandshakeHello(
+            chainID: TestNode.chainID, ephemeralKey: X25519PrivateKey().publicKey, nodeKey: b.publicKey,
+            nonce: SecureRandom.bytes(32)
+        ).wireBytes
+        hello[8] = 2
+        try await channel.writeAndFlush(ByteBuffer(bytes: hello))
+        #expect(await eventually { !channel.isActive })
+        let expected = HandshakeError.unsupportedVersion(received: 2, supported: 1)
+        #expect(
+            await eventually {
+                await nodeA.seen.hasEvent {
+                    if case .refused(_, .responder, .handshakeFailed(expected)) = $0 { return true }
+                    return false
+                }
+            })
+        #expect(await nodeA.transport.connectedPeers().isEmpty)
+        await nodeA.transport.shutdown()
+    }
+
     @Test func silentConnectionIsRefusedAfterTheHandshakeTimeout() async throws {
         let a = Ed25519PrivateKey()
         let limits = TransportLimits(handshakeTimeout: .milliseconds(200))
