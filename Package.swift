@@ -14,7 +14,9 @@ let package = Package(
         .library(name: "Consensus", targets: ["Consensus"]),
     ],
     dependencies: [
-        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
     ],
     targets: [
         // System libraries: thin module maps, used only by Crypto and Storage.
@@ -42,6 +44,17 @@ let package = Package(
         .target(name: "Ledger", dependencies: ["Codec", "Crypto"], path: "Node/Ledger"),
         .target(name: "Storage", dependencies: ["CLevelDB", "Codec", "Crypto", "Ledger"], path: "Node/Storage"),
         .target(name: "Consensus", dependencies: ["Codec", "Crypto", "Ledger"], path: "Consensus/Core"),
+        .target(
+            name: "Network",
+            dependencies: [
+                "Codec", "Crypto",
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Node/Network"
+        ),
         .target(
             name: "ConsensusSimulation",
             dependencies: ["Consensus", "Crypto", "Ledger"],
@@ -83,6 +96,17 @@ let package = Package(
             name: "ConsensusTests",
             dependencies: ["Consensus", "ConsensusSimulation", "Ledger", "Crypto", "Codec"],
             path: "Tests/ConsensusTests"
+        ),
+        .testTarget(
+            name: "NetworkTests",
+            dependencies: [
+                "Network", "Crypto", "Codec",
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Tests/NetworkTests"
         ),
         .testTarget(name: "CLITests", dependencies: ["ensure", "Crypto"], path: "Tests/CLITests"),
     ],
