@@ -44,6 +44,7 @@ let package = Package(
         .target(name: "Ledger", dependencies: ["Codec", "Crypto"], path: "Node/Ledger"),
         .target(name: "Storage", dependencies: ["CLevelDB", "Codec", "Crypto", "Ledger"], path: "Node/Storage"),
         .target(name: "Consensus", dependencies: ["Codec", "Crypto", "Ledger"], path: "Consensus/Core"),
+        .target(name: "Mempool", dependencies: ["Codec", "Crypto", "Ledger"], path: "Node/Mempool"),
         .target(
             name: "Network",
             dependencies: [
@@ -73,7 +74,7 @@ let package = Package(
         .executableTarget(
             name: "ensure-bench",
             dependencies: [
-                "Codec", "Crypto", "Ledger", "Storage", "Consensus", "ConsensusSimulation",
+                "Codec", "Crypto", "Ledger", "Storage", "Consensus", "ConsensusSimulation", "Mempool",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Tools/Bench"
@@ -108,6 +109,8 @@ let package = Package(
             ],
             path: "Tests/NetworkTests"
         ),
+        .testTarget(
+            name: "MempoolTests", dependencies: ["Mempool", "Ledger", "Crypto", "Codec"], path: "Tests/MempoolTests"),
         .testTarget(name: "CLITests", dependencies: ["ensure", "Crypto"], path: "Tests/CLITests"),
     ],
     swiftLanguageModes: [.v6]
