@@ -1,0 +1,289 @@
+import Codec
+public import Crypto
+public import Ledger
+
+/// The pending transactions of one node: admission with a typed refusal for every rule, gap-free and fair
+/// proposals, removal on commit, expiry of transactions stuck behind a missing predecessor, and the ids that
+/// gossip still has to send.
+///
+/// A `Mempool` is a plain value with no I/O, clock or randomness: the caller passes the application's view of
+/// committed state (an ``AdmissionPolicy``) and the current time (a `Duration` since any origin the caller keeps
+/// fixed) into each call. The node owns one inside an actor and calls it serially.
+public struct Mempool: Sendable {
+    /// The limits this pool enforces.
+    public let configuration: MempoolConfiguration
+
+    /// Every pending transaction by id.
+    private var entries: [Digest: Entry] = [:]
+    /// Each signer's pending transactions by sequence, and the next sequence committed state expects.
+    private var signers: [Ed25519PublicKey: SignerQueue] = [:]
+    /// Admissions in arrival order, with stale positions left behind by removals (see ``compactArrivals()``).
+    private var arrivals: [(arrival: UInt64, id: Digest)] = []
+    private var nextArrival: UInt64 = 0
+    private var verified: VerifiedIDCache
+
+    /// The canonical bytes of all pending transactions together.
+    public private(set) var totalBytes = 0
+    /// How many signatures this pool has verified since it was created; the verified-id cache keeps it below
+    /// the number of admissions.
+    public private(set) var signatureVerifications = 0
+
+    /// An empty pool with these limits.
+    public init(configuration: MempoolConfiguration) {
+        self.configuration = configuration
+        self.verified = VerifiedIDCache(capacity: configuration.verifiedCacheCapacity)
+    }
+
+    /// The number of pending transactions.
+    public var count: Int { entries.count }
+
+    /// Whether a transaction with this id is pending.
+    public func contains(_ id: Digest) -> Bool { entries[id] != nil }
+
+    /// The pending transaction with this id, if any.
+    public func transaction(_ id: Digest) -> Transaction? { entries[id]?.transaction }
+
+    // MARK: Admission
+
+    /// Decodes gossiped or submitted bytes and admits the transaction through the same checks as
+    /// ``admit(_:from:policy:now:)``; bytes that are not one canonical transaction are refused as
+    /// ``MempoolRejection/malformed(_:)``.
+    @discardableResult
+    public mutating func admit(
+        encoded bytes: [UInt8], from origin: TransactionOrigin, policy: some AdmissionPolicy, now: Duration
+    ) throws(MempoolRejection) -> AdmissionOutcome {
+        let transaction: Transaction
+        do {
+            transaction = try Transaction.decode(canonical: bytes, field: "transaction")
+        } catch {
+            throw .malformed(error)
+        }
+        return try admit(transaction, from: origin, policy: policy, now: now)
+    }
+
+    /// Admits `transaction` or says why not. The checks run cheapest first: chain, size, duplicate (a no-op
+    /// that returns ``AdmissionOutcome/alreadyPending(id:)``), sequence against committed state and the window,
+    /// signature (once per id), authorization, a different pending transaction at the same sequence, the
+    /// signer's limit, then the pool's limits. A refusal leaves the pool unchanged (apart from the
+    /// verified-id cache and ``signatureVerifications``).
+    @discardableResult
+    public mutating func admit(
+        _ transaction: Transaction, from origin: TransactionOrigin = .local, policy: some AdmissionPolicy,
+        now: Duration
+    ) throws(MempoolRejection) -> AdmissionOutcome {
+        guard transaction.chainID == configuration.chainID else {
+            throw .wrongChain(expected: configuration.chainID, found: transaction.chainID)
+        }
+        let bytes = transaction.canonicalBytes
+        guard bytes.count <= configuration.maxTransactionBytes else {
+            throw .oversize(bytes: bytes.count, limit: configuration.maxTransactionBytes)
+        }
+        let id = transaction.id
+        if entries[id] != nil { return .alreadyPending(id: id) }
+
+        let signer = transaction.signer
+        let sequence = transaction.sequence
+        let next = policy.nextExpectedSequence(of: signer)
+        guard sequence >= next else {
+            throw .staleSequence(signer: signer, sequence: sequence, nextExpected: next)
+        }
+        guard sequence - next < configuration.sequenceWindow else {
+            throw .sequenceTooFarAhead(
+                signer: signer, sequence: sequence, nextExpected: next, window: configuration.sequenceWindow)
+        }
+        if !verified.contains(id) {
+            signatureVerifications += 1
+            guard transaction.hasValidSignature else { throw .badSignature(signer: signer, id: id) }
+            verified.insert(id)
+        }
+        guard policy.isAuthorized(signer: signer, kind: transaction.kind) else {
+            throw .unauthorized(signer: signer, kind: transaction.kind)
+        }
+        let queue = signers[signer]
+        if let pending = queue?.bySequence[sequence] {
+            throw .conflictingSequence(signer: signer, sequence: sequence, pending: pending)
+        }
+        guard (queue?.bySequence.count ?? 0) < configuration.maxPerSigner else {
+            throw .signerLimit(signer: signer, limit: configuration.maxPerSigner)
+        }
+        guard entries.count < configuration.maxTransactions, totalBytes + bytes.count <= configuration.maxBytes
+        else {
+            throw .mempoolFull(
+                transactions: entries.count, bytes: totalBytes, maxTransactions: configuration.maxTransactions,
+                maxBytes: configuration.maxBytes)
+        }
+
+        let arrival = nextArrival
+        nextArrival += 1
+        entries[id] = Entry(
+            transaction: transaction, id: id, size: bytes.count, arrival: arrival, admittedAt: now, origin: origin)
+        signers[signer, default: SignerQueue(nextExpected: next)].bySequence[sequence] = id
+        // Committed state is the policy's latest answer; an update that has not run yet will catch up.
+        signers[signer]!.nextExpected = max(signers[signer]!.nextExpected, next)
+        arrivals.append((arrival, id))
+        totalBytes += bytes.count
+        return .added(id: id)
+    }
+
+    // MARK: Proposals
+
+    /// Transactions for a block, at most `maxCount` of them and `maxBytes` canonical bytes together, without
+    /// removing them from the pool.
+    ///
+    /// Only each signer's proposable run is considered: its next expected sequence and the consecutive pending
+    /// sequences after it, so no batch ever holds sequence n+1 of a signer without n being committed or earlier
+    /// in the batch. Signers take turns, one transaction each per turn, in the order their first proposable
+    /// transaction arrived; a signer whose next transaction does not fit the remaining bytes leaves the turns.
+    ///
+    /// `excluding` names transactions already in proposed but uncommitted ancestor blocks: they are not
+    /// proposed again, and their successors may follow them.
+    public func reap(maxCount: Int, maxBytes: Int, excluding: Set<Digest> = []) -> [Transaction] {
+        guard maxCount > 0, maxBytes > 0 else { return [] }
+        var lanes: [[Entry]] = []
+        for queue in signers.values {
+            var lane: [Entry] = []
+            var sequence = queue.nextExpected
+            while let id = queue.bySequence[sequence], let entry = entries[id] {
+                if !excluding.contains(id) { lane.append(entry) }
+                sequence += 1
+            }
+            if !lane.isEmpty { lanes.append(lane) }
+        }
+        lanes.sort { $0[0].arrival < $1[0].arrival }
+
+        var batch: [Transaction] = []
+        var bytes = 0
+        var positions = [Int](repeating: 0, count: lanes.count)
+        var turn = Array(lanes.indices)
+        while !turn.isEmpty && batch.count < maxCount {
+            var nextTurn: [Int] = []
+            nextTurn.reserveCapacity(turn.count)
+            for lane in turn {
+                guard batch.count < maxCount else { break }
+                let entry = lanes[lane][positions[lane]]
+                guard bytes + entry.size <= maxBytes else { continue }
+                batch.append(entry.transaction)
+                bytes += entry.size
+                positions[lane] += 1
+                if positions[lane] < lanes[lane].count { nextTurn.append(lane) }
+            }
+            turn = nextTurn
+        }
+        return batch
+    }
+
+    // MARK: Commit and expiry
+
+    /// Applies a committed block: removes its transactions, then asks `policy` (the state after the block) for
+    /// each remaining signer's next expected sequence and each remaining transaction's authorization, removing
+    /// what is stale or no longer authorized, and finally expires what waited too long behind a gap.
+    @discardableResult
+    public mutating func update(
+        committed: [Transaction], policy: some AdmissionPolicy, now: Duration
+    ) -> MempoolRemovals {
+        var committedRemoved: [Entry] = []
+        for transaction in committed {
+            if let entry = remove(transaction.id) { committedRemoved.append(entry) }
+        }
+        var stale: [Entry] = []
+        var unauthorized: [Entry] = []
+        for signer in Array(signers.keys) {
+            let next = policy.nextExpectedSequence(of: signer)
+            signers[signer]!.nextExpected = next
+            for (sequence, id) in signers[signer]!.bySequence {
+                guard let entry = entries[id] else { continue }
+                if sequence < next {
+                    stale.append(entry)
+                } else if !policy.isAuthorized(signer: signer, kind: entry.transaction.kind) {
+                    unauthorized.append(entry)
+                }
+            }
+        }
+        for entry in stale + unauthorized { remove(entry.id) }
+
+        var removals = removeExpired(now: now)
+        removals.committed = Self.inArrivalOrder(committedRemoved)
+        removals.stale = Self.inArrivalOrder(stale)
+        removals.unauthorized = Self.inArrivalOrder(unauthorized)
+        return removals
+    }
+
+    /// Removes every transaction that is not proposable (a predecessor is missing) and was admitted more than
+    /// ``MempoolConfiguration/maxGapAge`` before `now`. The node calls it on a timer when no block commits.
+    @discardableResult
+    public mutating func removeExpired(now: Duration) -> MempoolRemovals {
+        var expired: [Entry] = []
+        for queue in signers.values {
+            var proposable = queue.nextExpected
+            while queue.bySequence[proposable] != nil { proposable += 1 }
+            for (sequence, id) in queue.bySequence where sequence < queue.nextExpected || sequence > proposable {
+                guard let entry = entries[id] else { continue }
+                if now - entry.admittedAt > configuration.maxGapAge { expired.append(entry) }
+            }
+        }
+        for entry in expired { remove(entry.id) }
+        var removals = MempoolRemovals()
+        removals.expired = Self.inArrivalOrder(expired)
+        return removals
+    }
+
+    // MARK: Gossip
+
+    /// Ids of pending transactions to send to `peer`, in arrival order: those not in `alreadySent` (the node's
+    /// record of what it sent that peer or received from it) and not received from `peer` itself, at most
+    /// `limit` of them.
+    public func idsToGossip(to peer: Ed25519PublicKey, alreadySent: Set<Digest>, limit: Int) -> [Digest] {
+        var ids: [Digest] = []
+        for (arrival, id) in arrivals where ids.count < limit {
+            guard let entry = entries[id], entry.arrival == arrival, entry.origin != .peer(peer),
+                !alreadySent.contains(id)
+            else { continue }
+            ids.append(id)
+        }
+        return ids
+    }
+
+    // MARK: Bookkeeping
+
+    /// Removes one transaction and returns it, keeping the signer index, the totals and the arrival log right.
+    @discardableResult
+    private mutating func remove(_ id: Digest) -> Entry? {
+        guard let entry = entries.removeValue(forKey: id) else { return nil }
+        let signer = entry.transaction.signer
+        signers[signer]?.bySequence.removeValue(forKey: entry.transaction.sequence)
+        if signers[signer]?.bySequence.isEmpty == true { signers.removeValue(forKey: signer) }
+        totalBytes -= entry.size
+        compactArrivals()
+        return entry
+    }
+
+    /// Drops removed transactions from the arrival log once they are more than half of it, so the log stays
+    /// within about twice the pool and each removal costs amortized constant time.
+    private mutating func compactArrivals() {
+        guard arrivals.count > 64 && arrivals.count > 2 * entries.count else { return }
+        arrivals.removeAll { entries[$0.id]?.arrival != $0.arrival }
+    }
+
+    private static func inArrivalOrder(_ removed: [Entry]) -> [Digest] {
+        removed.sorted { $0.arrival < $1.arrival }.map(\.id)
+    }
+}
+
+/// One pending transaction and what the pool knows of it.
+private struct Entry: Sendable {
+    let transaction: Transaction
+    let id: Digest
+    /// Canonical bytes.
+    let size: Int
+    /// Admission order, unique within the pool's life.
+    let arrival: UInt64
+    let admittedAt: Duration
+    let origin: TransactionOrigin
+}
+
+/// One signer's pending transactions.
+private struct SignerQueue: Sendable {
+    /// The sequence committed state expects next, as the policy last said.
+    var nextExpected: UInt64
+    var bySequence: [UInt64: Digest] = [:]
+}
