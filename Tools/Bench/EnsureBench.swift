@@ -13,6 +13,7 @@ struct EnsureBench: ParsableCommand {
             CryptoBench.self,
             LevelDBBench.self,
             MerkleBench.self,
+            MempoolBench.self,
         ]
     )
 }
