@@ -233,7 +233,7 @@ public enum GenesisError: Error, Equatable, Sendable, CustomStringConvertible {
     case duplicateNodeKey(field: String, key: Ed25519PublicKey)
     /// A parameter is out of its range.
     case invalidParameter(field: String, reason: String)
-    /// The JSON text is not well-formed (offset is a 0-based byte offset; line and column are 1-based).
+    /// The JSON text is not well-formed; line and column are 1-based (the column counts bytes).
     case malformedJSON(line: Int, column: Int, reason: String)
     /// An object has a field this version does not know.
     case unknownField(String)
