@@ -43,6 +43,7 @@ let package = Package(
         .target(name: "Crypto", dependencies: ["CSodium", "COpenSSL"], path: "Node/Crypto"),
         .target(name: "Ledger", dependencies: ["Codec", "Crypto"], path: "Node/Ledger"),
         .target(name: "Storage", dependencies: ["CLevelDB", "Codec", "Crypto", "Ledger"], path: "Node/Storage"),
+        .target(name: "NodeConfig", dependencies: ["Codec", "Crypto", "Ledger"], path: "Node/Config"),
         .target(name: "Consensus", dependencies: ["Codec", "Crypto", "Ledger"], path: "Consensus/Core"),
         .target(name: "Mempool", dependencies: ["Codec", "Crypto", "Ledger"], path: "Node/Mempool"),
         .target(
@@ -66,7 +67,7 @@ let package = Package(
         .executableTarget(
             name: "ensure",
             dependencies: [
-                "Codec", "Crypto", "Ledger", "Storage",
+                "Codec", "Crypto", "Ledger", "NodeConfig", "Storage",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Tools/CLI"
@@ -111,7 +112,11 @@ let package = Package(
         ),
         .testTarget(
             name: "MempoolTests", dependencies: ["Mempool", "Ledger", "Crypto", "Codec"], path: "Tests/MempoolTests"),
-        .testTarget(name: "CLITests", dependencies: ["ensure", "Crypto"], path: "Tests/CLITests"),
+        .testTarget(
+            name: "NodeConfigTests", dependencies: ["NodeConfig", "Ledger", "Crypto", "Codec"],
+            path: "Tests/NodeConfigTests"),
+        .testTarget(
+            name: "CLITests", dependencies: ["ensure", "Crypto", "Ledger", "NodeConfig"], path: "Tests/CLITests"),
     ],
     swiftLanguageModes: [.v6]
 )

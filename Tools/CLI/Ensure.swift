@@ -7,7 +7,10 @@ struct Ensure: ParsableCommand {
         commandName: "ensure",
         abstract: "Operate an Ensure node and use the ledger from the command line.",
         subcommands: [
-            KeysCommand.self
+            KeysCommand.self,
+            InitCommand.self,
+            GenesisCommand.self,
+            TestnetCommand.self,
         ]
     )
 }
