@@ -33,7 +33,10 @@ public final class ConsensusCore {
     /// The current epoch.
     public private(set) var epoch: UInt64 = 0
     /// The current epoch's validators.
-    public private(set) var validators: ValidatorSet
+    public private(set) var validators: ValidatorSet {
+        didSet { validatorSetHash = validators.hash }
+    }
+    private var validatorSetHash: Digest
     /// The current round.
     public private(set) var currentRound: UInt64 = 0
     /// The highest quorum certificate known.
@@ -74,6 +77,7 @@ public final class ConsensusCore {
         self.verifier = verifier
         self.me = signer.publicKey
         self.validators = genesisValidators
+        self.validatorSetHash = genesisValidators.hash
         let qc = QuorumCertificate.genesis(chainID: configuration.chainID, blockID: genesis.id)
         self.rootQC = qc
         self.highQC = qc
@@ -106,9 +110,19 @@ public final class ConsensusCore {
 
     // MARK: Events
 
-    /// Handles one event; returns the actions to perform, in order, or throws why the event was refused.
-    public func handle(_ event: ConsensusEvent) throws(ConsensusRejection) -> [ConsensusAction] {
+    /// Handles one event and returns what to do. A refused event changes no protocol state; its step may still
+    /// carry replies (an epoch change proof for a peer that is behind, equivocation evidence).
+    public func handle(_ event: ConsensusEvent) -> ConsensusStep {
         var out: [ConsensusAction] = []
+        do {
+            try handle(event, &out)
+            return ConsensusStep(actions: out, rejection: nil)
+        } catch {
+            return ConsensusStep(actions: out, rejection: error)
+        }
+    }
+
+    private func handle(_ event: ConsensusEvent, _ out: inout [ConsensusAction]) throws(ConsensusRejection) {
         switch event {
         case .start:
             out.append(timer())
@@ -116,18 +130,17 @@ public final class ConsensusCore {
         case .message(let message, let sender):
             try handle(message, from: sender, &out)
         case .timerFired(let timerEpoch, let round):
-            guard timerEpoch == epoch, round == currentRound else { return [] }
+            guard timerEpoch == epoch, round == currentRound else { return }
             localTimeout(&out)
         case .payloadReady(let block):
             try payloadReady(block, &out)
         case .executed(let id, let outcome):
             guard blocks[id] != nil else { throw .unknownBlock(id) }
-            guard executed[id] == nil else { return [] }
+            guard executed[id] == nil else { return }
             executed[id] = outcome
             voteIfReady(&out)
             retryPending(&out)
         }
-        return out
     }
 
     private func handle(_ message: ConsensusMessage, from sender: Ed25519PublicKey, _ out: inout [ConsensusAction])
@@ -199,7 +212,7 @@ public final class ConsensusCore {
         } catch {
             throw .malformed(error)
         }
-        guard header.validatorSetHash == validators.hash else {
+        guard header.validatorSetHash == validatorSetHash else {
             throw .invalidBlock(field: "\(field).header.validatorSetHash", reason: "not the epoch's validator set")
         }
         guard validators.contains(header.proposer) else {
@@ -280,7 +293,7 @@ public final class ConsensusCore {
         proposalsSeen[header.round, default: [:]][header.proposer] = signed
         process(block.justify, &out)
         if let tc = proposal.timeoutCertificate { process(tc, &out) }
-        guard header.round == currentRound else { return }
+        guard header.round == currentRound, header.epoch == epoch else { return }
         guard blocks[header.parentID] != nil else {
             pendingProposals[header.parentID] = proposal
             request(header.parentID, from: sender, &out)
@@ -340,7 +353,7 @@ public final class ConsensusCore {
         guard highQC.round + 1 == currentRound || tc?.round == currentRound - 1 else { return }
         let request = PayloadRequest(
             epoch: epoch, round: currentRound, parent: parent.header, justify: highQC, timeoutCertificate: tc,
-            proposer: me, validatorSetHash: validators.hash, mustBeEmpty: endsEpoch(parent.id))
+            proposer: me, validatorSetHash: validatorSetHash, mustBeEmpty: endsEpoch(parent.id))
         pendingPayload = request
         out.append(.requestPayload(request))
     }
@@ -433,7 +446,9 @@ public final class ConsensusCore {
         }
         process(timeout.highQC, &out)
         if let tc = message.lastTimeoutCertificate { process(tc, &out) }
-        guard data.round >= currentRound else { throw .staleRound(received: data.round, current: currentRound) }
+        guard data.epoch == epoch else { return }
+        // A timeout for a round already passed still brought its certificates; it needs nothing more.
+        guard data.round >= currentRound else { return }
         collect(timeout, &out)
     }
 
@@ -463,13 +478,17 @@ public final class ConsensusCore {
         if certificates[qc.blockID] == nil { certificates[qc.blockID] = qc }
         if qc.round > highQC.round { highQC = qc }
         if blocks[qc.blockID] == nil { wantedBlocks.insert(qc.blockID) }
+        let epochBefore = epoch
         tryCommit(qc, &out)
+        // Committing the end of the epoch started the next one, whose rounds follow the root certificate.
+        guard epoch == epochBefore else { return }
         advanceRound(to: qc.round + 1, via: nil, &out)
     }
 
     private func process(_ tc: TimeoutCertificate, _ out: inout [ConsensusAction]) {
         guard tc.epoch == epoch else { return }
         process(tc.highQC, &out)
+        guard tc.epoch == epoch else { return }
         advanceRound(to: tc.round + 1, via: tc, &out)
     }
 
@@ -637,7 +656,7 @@ public final class ConsensusCore {
             try verifyAgainstParent(block, parent: previous, field: "blockResponse")
             previous = block
         }
-        for block in usable.reversed() {
+        for block in usable.reversed() where block.header.epoch == epoch {
             process(block.justify, &out)
             insert(block, &out)
         }

@@ -78,3 +78,18 @@ public enum ConsensusAction: Hashable, Sendable {
     /// A validator equivocated; the evidence verifies on its own.
     case reportEvidence(EquivocationEvidence)
 }
+
+/// The result of one ``ConsensusCore/handle(_:)``: the actions to perform, in order, and why the event was
+/// refused, if it was.
+public struct ConsensusStep: Equatable, Sendable {
+    /// What the node must do.
+    public var actions: [ConsensusAction]
+    /// Why the event was refused; nil when it was accepted.
+    public var rejection: ConsensusRejection?
+
+    /// Creates a step.
+    public init(actions: [ConsensusAction], rejection: ConsensusRejection?) {
+        self.actions = actions
+        self.rejection = rejection
+    }
+}

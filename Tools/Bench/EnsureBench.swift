@@ -10,6 +10,8 @@ struct EnsureBench: ParsableCommand {
         abstract: "Benchmarks and long-running checks for Ensure (build with -c release).",
         subcommands: [
             // Each benchmark is a subcommand defined in its own file in this folder.
+            ConsensusThroughputCommand.self,
+            SimulateCommand.self,
         ]
     )
 }
