@@ -70,7 +70,8 @@ public struct SimulatedApplication: Sendable {
             nextValidatorSetHash: request.mustBeEmpty
                 ? nil
                 : nextValidatorSetHash(
-                    epoch: request.epoch, height: height, parentEndsEpoch: parentEnds(request.parent, epoch: request.epoch)))
+                    epoch: request.epoch, height: height,
+                    parentEndsEpoch: parentEnds(request.parent, epoch: request.epoch)))
         return Block(header: header, justify: request.justify, transactions: [])
     }
 
@@ -84,7 +85,8 @@ public struct SimulatedApplication: Sendable {
             return .invalid(reason: "state root does not match execution")
         }
         let parentEndsEpoch = parentEnds(parent, epoch: header.epoch)
-        let expected = nextValidatorSetHash(epoch: header.epoch, height: header.height, parentEndsEpoch: parentEndsEpoch)
+        let expected = nextValidatorSetHash(
+            epoch: header.epoch, height: header.height, parentEndsEpoch: parentEndsEpoch)
         guard header.nextValidatorSetHash == expected else {
             return .invalid(reason: "next validator set does not match the schedule")
         }

@@ -179,6 +179,7 @@ private struct World {
     var partitions: [Partition] = []
     var faultEnd: UInt64 = 0
     var healed = false
+    var roundsExceeded = false
     var roundAtHeal: UInt64 = 0
     var canonical: [UInt64: (Digest, Int)] = [:]
     var violations: [SimulationViolation] = []
@@ -220,10 +221,13 @@ private struct World {
             if now > deadline { break }
             dispatch(event)
             if healed, liveDone() { break }
+            // Past the round bound nothing can satisfy liveness any more: stop and report.
+            if healed, roundsExceeded { break }
             if !violations.isEmpty, violations.contains(where: { $0.kind == .safety }) { break }
         }
         if violations.isEmpty || !violations.contains(where: { $0.kind == .safety }) {
-            for (index, instance) in instances.enumerated() where instance.honest && instance.up && !instance.liveAfterHeal {
+            for (index, instance) in instances.enumerated()
+            where instance.honest && instance.up && !instance.liveAfterHeal {
                 let round = instance.core.map(\.currentRound) ?? 0
                 violations.append(
                     SimulationViolation(
@@ -257,10 +261,12 @@ private struct World {
         }
         let f = (n - 1) / 3
         let twinKeys = Set(byzantine.prefix(min(options.twins, f)))
-        let forkerKeys = Set(byzantine.dropFirst(twinKeys.count).prefix(max(0, min(options.forkers, f - twinKeys.count))))
+        let forkerKeys = Set(
+            byzantine.dropFirst(twinKeys.count).prefix(max(0, min(options.forkers, f - twinKeys.count))))
         for key in 0..<keyCount {
             let app = SimulatedApplication(schedule: schedule, genesis: genesis)
-            instances.append(Instance(key: key, isTwin: twinKeys.contains(key), isForker: forkerKeys.contains(key), app: app))
+            instances.append(
+                Instance(key: key, isTwin: twinKeys.contains(key), isForker: forkerKeys.contains(key), app: app))
             if twinKeys.contains(key) {
                 instances.append(Instance(key: key, isTwin: true, isForker: false, app: app))
             }
@@ -360,11 +366,16 @@ private struct World {
         guard let core = instances[index].core else { return }
         let step = core.handle(event)
         let actions = step.actions
+        if healed, instances[index].honest, core.currentRound > roundAtHeal + Simulation.livenessRoundBound + 1 {
+            roundsExceeded = true
+        }
         if options.trace, let error = step.rejection {
             print("\(now) node \(index) r\(core.currentRound) e\(core.epoch) refused \(describe(event)): \(error)")
         }
         if options.trace, step.rejection == nil {
-            print("\(now) node \(index) r\(core.currentRound) e\(core.epoch) hqc\(core.highQC.round) \(describe(event)) -> \(actions.map(describe).joined(separator: ", "))")
+            print(
+                "\(now) node \(index) r\(core.currentRound) e\(core.epoch) hqc\(core.highQC.round) \(describe(event)) -> \(actions.map(describe).joined(separator: ", "))"
+            )
         }
         for action in actions { perform(action, at: index) }
     }
@@ -382,9 +393,12 @@ private struct World {
     private func describe(_ message: ConsensusMessage) -> String {
         switch message {
         case .proposal(let p):
-            return "proposal h\(p.block.header.height) r\(p.block.header.round) e\(p.block.header.epoch) qc\(p.block.justify.round) tc\(p.timeoutCertificate.map { "\($0.round)" } ?? "-") \(p.block.id.hex.prefix(6))"
+            return
+                "proposal h\(p.block.header.height) r\(p.block.header.round) e\(p.block.header.epoch) qc\(p.block.justify.round) tc\(p.timeoutCertificate.map { "\($0.round)" } ?? "-") \(p.block.id.hex.prefix(6))"
         case .vote(let v): return "vote r\(v.data.round) \(v.data.blockID.hex.prefix(6))"
-        case .timeout(let t): return "timeout r\(t.timeout.data.round) hqc\(t.timeout.data.highQCRound) tc\(t.lastTimeoutCertificate.map { "\($0.round)" } ?? "-")"
+        case .timeout(let t):
+            return
+                "timeout r\(t.timeout.data.round) hqc\(t.timeout.data.highQCRound) tc\(t.lastTimeoutCertificate.map { "\($0.round)" } ?? "-")"
         case .blockRequest(let r): return "blockRequest \(r.blockID.hex.prefix(6))"
         case .blockResponse(let b): return "blockResponse \(b.count)"
         case .epochChange(let p): return "epochChange e\(p.endingEpoch)"

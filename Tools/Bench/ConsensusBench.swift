@@ -30,7 +30,8 @@ struct SimulateCommand: ParsableCommand {
         if let mutation {
             guard let parsed = ConsensusMutation(rawValue: mutation) else {
                 throw ValidationError(
-                    "unknown --mutation \(mutation); use \(ConsensusMutation.allCases.map(\.rawValue).joined(separator: ", "))")
+                    "unknown --mutation \(mutation); use \(ConsensusMutation.allCases.map(\.rawValue).joined(separator: ", "))"
+                )
             }
             mutant = parsed
         }
