@@ -125,8 +125,11 @@ public final class ConsensusCore {
     private func handle(_ event: ConsensusEvent, _ out: inout [ConsensusAction]) throws(ConsensusRejection) {
         switch event {
         case .start:
-            out.append(timer())
-            if currentRound == 0 { advanceRound(to: highQC.round + 1, via: nil, &out) }
+            if currentRound == 0 {
+                advanceRound(to: highQC.round + 1, via: nil, &out)
+            } else {
+                out.append(timer())
+            }
         case .message(let message, let sender):
             try handle(message, from: sender, &out)
         case .timerFired(let timerEpoch, let round):
@@ -552,6 +555,7 @@ public final class ConsensusCore {
             let certificate = certificates[block.id] ?? qc
             lastCommitted = block
             committedIDs.insert(block.id)
+            verifiedCertificates = verifiedCertificates.filter { $0.round >= block.header.round }
             out.append(.commit(block, certificate: certificate))
             if block.header.epoch == epoch, let hash = block.header.nextValidatorSetHash, let next, next.hash == hash {
                 enterNextEpoch(after: block, validators: next, certifiedBy: qc, &out)

@@ -31,6 +31,8 @@ public struct SimulationOptions: Hashable, Sendable {
     package var mutation: ConsensusMutation?
     /// Prints every event and rejection, for debugging one seed.
     package var trace = false
+    /// Keeps a run going until an honest node committed this height (for throughput measurements).
+    package var targetHeight: UInt64 = 0
 
     /// Creates options.
     public init(
@@ -215,14 +217,16 @@ private struct World {
 
     mutating func run() -> SimulationReport {
         setUp()
-        let deadline = faultEnd + Simulation.baseTimeout * 64 * 6 + Simulation.livenessRoundBound * 4_000
+        let deadline =
+            faultEnd + Simulation.baseTimeout * 64 * 6 + Simulation.livenessRoundBound * 4_000 + options.targetHeight
+            * 1_000
         while let (time, event) = queue.pop() {
             now = time
             if now > deadline { break }
             dispatch(event)
             if healed, liveDone() { break }
             // Past the round bound nothing can satisfy liveness any more: stop and report.
-            if healed, roundsExceeded { break }
+            if healed, roundsExceeded, options.targetHeight == 0 { break }
             if !violations.isEmpty, violations.contains(where: { $0.kind == .safety }) { break }
         }
         if violations.isEmpty || !violations.contains(where: { $0.kind == .safety }) {
@@ -246,7 +250,12 @@ private struct World {
     }
 
     private func liveDone() -> Bool {
-        instances.allSatisfy { !$0.honest || !$0.up || $0.liveAfterHeal }
+        if options.targetHeight > 0,
+            !instances.contains(where: { $0.honest && $0.lastCommitHeight >= options.targetHeight })
+        {
+            return false
+        }
+        return instances.allSatisfy { !$0.honest || !$0.up || $0.liveAfterHeal }
     }
 
     // MARK: Set-up

@@ -75,7 +75,8 @@ struct ConsensusThroughputCommand: ParsableCommand {
         abstract: "Simulated commits per second of the consensus core (fast signer, no faults).")
 
     @Option(help: "Validator counts to measure, comma separated.") var validators = "4,10"
-    @Option(help: "Seeds per validator count.") var seeds: UInt64 = 20
+    @Option(help: "Seeds per validator count.") var seeds: UInt64 = 3
+    @Option(help: "Blocks each run commits.") var blocks: UInt64 = 2_000
 
     mutating func run() throws {
         for text in validators.split(separator: ",") {
@@ -84,8 +85,9 @@ struct ConsensusThroughputCommand: ParsableCommand {
             var heights: UInt64 = 0
             let started = DispatchTime.now().uptimeNanoseconds
             for seed in 0..<seeds {
-                let report = Simulation.run(
-                    SimulationOptions(validators: n, seed: seed, signer: .fast, faults: false))
+                var options = SimulationOptions(validators: n, seed: seed, signer: .fast, faults: false)
+                options.targetHeight = blocks
+                let report = Simulation.run(options)
                 guard report.passed else {
                     print("seed \(seed) failed: \(report.violations)")
                     throw ExitCode(1)
