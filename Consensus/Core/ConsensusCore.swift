@@ -126,14 +126,14 @@ public final class ConsensusCore {
         switch event {
         case .start:
             if currentRound == 0 {
-                advanceRound(to: highQC.round + 1, via: nil, &out)
+                advanceRound(to: highQC.round.successor, via: nil, &out)
             } else {
                 out.append(timer())
             }
         case .message(let message, let sender):
             try handle(message, from: sender, &out)
         case .timerFired(let timerEpoch, let round):
-            guard timerEpoch == epoch, round == currentRound else { return }
+            guard timerEpoch == epoch, round == currentRound, currentRound > 0 else { return }
             localTimeout(&out)
         case .payloadReady(let block):
             try payloadReady(block, &out)
@@ -226,7 +226,7 @@ public final class ConsensusCore {
 
     /// Checks a block against its known parent: certificate round, timestamp, and the empty suffix of an epoch.
     private func verifyAgainstParent(_ block: Block, parent: Block, field: String) throws(ConsensusRejection) {
-        guard parent.header.round == block.justify.round, parent.header.height + 1 == block.header.height else {
+        guard parent.header.round == block.justify.round, follows(block.header.height, parent.header.height) else {
             throw .invalidBlock(field: "\(field).justify", reason: "does not match the parent's round and height")
         }
         guard block.header.timestamp >= parent.header.timestamp else {
@@ -266,12 +266,12 @@ public final class ConsensusCore {
                 domain: .proposal)
         else { throw .invalidSignature(field: "proposal.signature", signer: header.proposer) }
         if let tc = proposal.timeoutCertificate {
-            guard tc.round + 1 == header.round else {
+            guard follows(header.round, tc.round) else {
                 throw .unjustifiedRound(round: header.round, reason: "timeout certificate is for round \(tc.round)")
             }
             try verify(tc, field: "proposal.timeoutCertificate")
         } else {
-            guard block.justify.round + 1 == header.round else {
+            guard follows(header.round, block.justify.round) else {
                 throw .unjustifiedRound(
                     round: header.round,
                     reason: "certificate is for round \(block.justify.round), no timeout certificate")
@@ -352,8 +352,8 @@ public final class ConsensusCore {
             return
         }
         proposeWhenParentArrives = false
-        let tc = highQC.round + 1 == currentRound ? nil : lastTC
-        guard highQC.round + 1 == currentRound || tc?.round == currentRound - 1 else { return }
+        let tc = follows(currentRound, highQC.round) ? nil : lastTC
+        guard follows(currentRound, highQC.round) || tc.map({ follows(currentRound, $0.round) }) == true else { return }
         let request = PayloadRequest(
             epoch: epoch, round: currentRound, parent: parent.header, justify: highQC, timeoutCertificate: tc,
             proposer: me, validatorSetHash: validatorSetHash, mustBeEmpty: endsEpoch(parent.id))
@@ -375,7 +375,7 @@ public final class ConsensusCore {
         guard let vote = try? safety.signVote(for: block, timeoutCertificate: proposal.timeoutCertificate) else {
             return
         }
-        let next = leader(of: block.header.round + 1)
+        let next = leader(of: block.header.round.successor)
         if next == me {
             _ = try? handleVote(vote, &out)
         } else {
@@ -387,9 +387,12 @@ public final class ConsensusCore {
         let data = vote.data
         try checkChain(data.chainID, field: "vote.data.chainID")
         guard validators.contains(vote.voter) else { throw .notAValidator(field: "vote.voter", key: vote.voter) }
-        guard leader(of: data.round + 1) == me else { throw .notNextLeader(round: data.round) }
-        guard data.round + 1 >= currentRound, data.round > highQC.round else {
+        guard leader(of: data.round.successor) == me else { throw .notNextLeader(round: data.round) }
+        guard data.round.successor >= currentRound, data.round > highQC.round else {
             throw .staleRound(received: data.round, current: currentRound)
+        }
+        guard data.round <= currentRound || data.round - currentRound <= ConsensusLimits.roundsAhead else {
+            throw .tooFarAhead(received: data.round, current: currentRound)
         }
         guard verifier.isValid(vote.signature, by: vote.voter, for: data.canonicalBytes, domain: .vote) else {
             throw .invalidSignature(field: "vote.signature", signer: vote.voter)
@@ -413,7 +416,7 @@ public final class ConsensusCore {
     private func localTimeout(_ out: inout [ConsensusAction]) {
         out.append(timer())
         guard isValidator else { return }
-        let tc = lastTC?.round == currentRound - 1 ? lastTC : nil
+        let tc = lastTC.map { follows(currentRound, $0.round) } == true ? lastTC : nil
         guard
             let timeout = try? safety.signTimeout(
                 chainID: configuration.chainID, epoch: epoch, round: currentRound, highQC: highQC,
@@ -442,7 +445,7 @@ public final class ConsensusCore {
         }
         try verify(timeout.highQC, field: "timeout.highQC")
         if let tc = message.lastTimeoutCertificate {
-            guard tc.round + 1 == data.round else {
+            guard follows(data.round, tc.round) else {
                 throw .unjustifiedRound(round: data.round, reason: "timeout certificate is for round \(tc.round)")
             }
             try verify(tc, field: "timeout.lastTimeoutCertificate")
@@ -450,8 +453,8 @@ public final class ConsensusCore {
         process(timeout.highQC, &out)
         if let tc = message.lastTimeoutCertificate { process(tc, &out) }
         guard data.epoch == epoch else { return }
-        // A timeout for a round already passed still brought its certificates; it needs nothing more.
-        guard data.round >= currentRound else { return }
+        // A timeout for a round already passed still brought its certificates; one too far ahead is not kept.
+        guard data.round >= currentRound, data.round - currentRound <= ConsensusLimits.roundsAhead else { return }
         collect(timeout, &out)
     }
 
@@ -485,14 +488,14 @@ public final class ConsensusCore {
         tryCommit(qc, &out)
         // Committing the end of the epoch started the next one, whose rounds follow the root certificate.
         guard epoch == epochBefore else { return }
-        advanceRound(to: qc.round + 1, via: nil, &out)
+        advanceRound(to: qc.round.successor, via: nil, &out)
     }
 
     private func process(_ tc: TimeoutCertificate, _ out: inout [ConsensusAction]) {
         guard tc.epoch == epoch else { return }
         process(tc.highQC, &out)
         guard tc.epoch == epoch else { return }
-        advanceRound(to: tc.round + 1, via: tc, &out)
+        advanceRound(to: tc.round.successor, via: tc, &out)
     }
 
     private func advanceRound(to round: UInt64, via tc: TimeoutCertificate?, _ out: inout [ConsensusAction]) {
@@ -501,15 +504,15 @@ public final class ConsensusCore {
         lastTC = tc
         pendingPayload = nil
         if let proposal = votableProposal, proposal.block.header.round < round { votableProposal = nil }
-        votes = votes.filter { $0.key + 1 >= round }
+        votes = votes.filter { $0.key.successor >= round }
         timeouts = timeouts.filter { $0.key >= round }
-        proposalsSeen = proposalsSeen.filter { $0.key + 8 >= round }
+        proposalsSeen = proposalsSeen.filter { $0.key >= round - min(round, 8) }
         out.append(timer())
         requestPayloadIfLeader(&out)
     }
 
     private func timer() -> ConsensusAction {
-        let sinceCertificate = currentRound > highQC.round + 1 ? currentRound - highQC.round - 1 : 0
+        let sinceCertificate = currentRound > highQC.round.successor ? currentRound - highQC.round.successor : 0
         let exponent = min(sinceCertificate, configuration.maxBackoffExponent)
         return .setTimer(
             epoch: epoch, round: currentRound, milliseconds: configuration.baseTimeoutMilliseconds << exponent)
@@ -522,7 +525,7 @@ public final class ConsensusCore {
         if mutation == .commitsOnOneChain {
             target = certified
         } else {
-            guard let parent = blocks[certified.header.parentID], parent.header.round + 1 == certified.header.round
+            guard let parent = blocks[certified.header.parentID], follows(certified.header.round, parent.header.round)
             else { return }
             target = parent
         }
@@ -602,7 +605,7 @@ public final class ConsensusCore {
         currentRound = rootQC.round
         out.append(.enterEpoch(epoch, validators: next))
         out.append(.broadcast(.epochChange(proof)))
-        advanceRound(to: rootQC.round + 1, via: nil, &out)
+        advanceRound(to: rootQC.round.successor, via: nil, &out)
     }
 
     // MARK: Block and epoch sync
@@ -628,7 +631,8 @@ public final class ConsensusCore {
     private func answer(_ request: BlockRequest, from peer: Ed25519PublicKey, _ out: inout [ConsensusAction]) {
         var chain: [Block] = []
         var cursor = blocks[request.blockID]
-        while let block = cursor, chain.count < min(Int(request.count), ConsensusLimits.blocksPerResponse) {
+        let limit = Int(min(request.count, UInt64(ConsensusLimits.blocksPerResponse)))
+        while let block = cursor, chain.count < limit {
             chain.append(block)
             cursor = block.header.height == 0 ? nil : blocks[block.header.parentID]
         }
@@ -695,7 +699,7 @@ public final class ConsensusCore {
         let committedParent = proof.descendants.count >= 2 ? proof.descendants[proof.descendants.count - 2] : last
         guard proof.certificate.blockID == certified.id, proof.certificate.data.height == certified.header.height,
             proof.certificate.round == certified.header.round,
-            committedParent.header.round + 1 == certified.header.round, first.justify.blockID == last.id
+            follows(certified.header.round, committedParent.header.round), first.justify.blockID == last.id
         else { throw .invalidEpochChange(reason: "the certificate does not commit the last block") }
         try verify(proof.certificate, field: "epochChange.certificate")
         pendingEpochChange = proof
@@ -724,4 +728,12 @@ public final class ConsensusCore {
         if let qc = pendingCommit { tryCommit(qc, &out) }
         if proposeWhenParentArrives, blocks[highQC.blockID] != nil { requestPayloadIfLeader(&out) }
     }
+}
+
+/// Whether `later` is the round (or height) right after `earlier`, without overflowing on hostile values.
+func follows(_ later: UInt64, _ earlier: UInt64) -> Bool { later > earlier && later - earlier == 1 }
+
+extension UInt64 {
+    /// The next value, saturating at the maximum so hostile rounds never trap.
+    var successor: UInt64 { self == .max ? .max : self + 1 }
 }

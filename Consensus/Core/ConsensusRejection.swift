@@ -22,6 +22,8 @@ public enum ConsensusRejection: Error, Equatable, Sendable, CustomStringConverti
     case invalidCertificate(field: String, CertificateError)
     /// The message is for a round this node has passed.
     case staleRound(received: UInt64, current: UInt64)
+    /// The message is for a round too far ahead of this node's to be kept (see ``ConsensusLimits/roundsAhead``).
+    case tooFarAhead(received: UInt64, current: UInt64)
     /// The proposal's round does not follow its certificates.
     case unjustifiedRound(round: UInt64, reason: String)
     /// This node would not sign for it (see ``SafetyRulesError``).
@@ -56,6 +58,7 @@ public enum ConsensusRejection: Error, Equatable, Sendable, CustomStringConverti
         case .invalidSignature(let field, let signer): return "\(field): signature by \(signer.keyID) does not verify"
         case .invalidCertificate(let field, let error): return "\(field): \(error)"
         case .staleRound(let r, let c): return "message for round \(r), already in round \(c)"
+        case .tooFarAhead(let r, let c): return "message for round \(r), too far ahead of round \(c)"
         case .unjustifiedRound(let round, let reason): return "round \(round) is not justified: \(reason)"
         case .unsafe(let error): return "\(error)"
         case .notNextLeader(let round):

@@ -109,6 +109,8 @@ public enum ConsensusMessage: Hashable, Sendable {
 public enum ConsensusLimits {
     /// Most blocks in one response.
     public static let blocksPerResponse = 64
+    /// How far ahead of the current round a vote or timeout may be and still be kept.
+    public static let roundsAhead: UInt64 = 64
 }
 
 extension ConsensusMessage: CanonicalCodable {

@@ -219,10 +219,10 @@ public final class SafetyRules {
         }
         let qcRound = block.justify.round
         if mutation != .votesIgnoringExtensionRule {
-            let extendsCertificate = header.round == qcRound + 1
+            let extendsCertificate = follows(header.round, qcRound)
             var extendsTimeout = false
             if let tc = timeoutCertificate {
-                guard tc.round + 1 == header.round else {
+                guard follows(header.round, tc.round) else {
                     throw .unsafeToVote(
                         round: header.round, certificateRound: qcRound,
                         reason: "timeout certificate is for round \(tc.round), not the previous round")
@@ -264,8 +264,8 @@ public final class SafetyRules {
         guard round >= next.lastVotedRound, round > highQC.round else {
             throw .unsafeToTimeout(round: round, highQCRound: highQC.round, reason: "round already passed")
         }
-        let followsQC = round == highQC.round + 1
-        let followsTC = lastTimeoutCertificate.map { $0.round + 1 == round } ?? false
+        let followsQC = follows(round, highQC.round)
+        let followsTC = lastTimeoutCertificate.map { follows(round, $0.round) } ?? false
         guard followsQC || followsTC else {
             throw .unsafeToTimeout(
                 round: round, highQCRound: highQC.round, reason: "round follows neither the certificate nor a timeout")

@@ -336,4 +336,33 @@ import Testing
         #expect(response.rejection == nil)
         #expect(response.executedBlocks == [b1, b2])
     }
+
+    @Test func hostileRoundsAndCountsNeverTrap() throws {
+        let core = try f.core(for: 0)
+        #expect(core.handle(.timerFired(epoch: 0, round: 0)).actions.isEmpty, "a timer before start does nothing")
+        _ = core.handle(.start)
+        let farData = VoteData(chainID: Fixture.chainID, epoch: 0, round: .max, height: .max, blockID: b1.id)
+        let far = Vote(data: farData, signedBy: f.keys[1])
+        #expect(core.handle(.message(.vote(far), from: f.keys[1].publicKey)).rejection != nil)
+        let aheadData = VoteData(chainID: Fixture.chainID, epoch: 0, round: 4 * 100 + 3, height: 9, blockID: b1.id)
+        let leaderOfNext = try f.core(for: Int((aheadData.round + 1) % 4))
+        _ = leaderOfNext.handle(.start)
+        #expect(
+            leaderOfNext.handle(.message(.vote(Vote(data: aheadData, signedBy: f.keys[1])), from: f.keys[1].publicKey))
+                .rejection == .tooFarAhead(received: aheadData.round, current: 1))
+        let maxTimeout = Timeout(
+            data: TimeoutData(chainID: Fixture.chainID, epoch: 0, round: .max, highQCRound: 0), highQC: f.genesisQC,
+            signedBy: f.keys[1])
+        let tcAtMax = f.tc(round: .max, highQC: f.genesisQC)
+        let step = core.handle(
+            .message(
+                .timeout(TimeoutMessage(timeout: maxTimeout, lastTimeoutCertificate: tcAtMax)),
+                from: f.keys[1].publicKey))
+        #expect(
+            step.rejection == .unjustifiedRound(round: .max, reason: "timeout certificate is for round \(UInt64.max)"))
+        let response = core.handle(
+            .message(.blockRequest(BlockRequest(blockID: f.genesis.id, count: .max)), from: f.keys[1].publicKey))
+        #expect(response.actions == [.send(.blockResponse([f.genesis]), to: f.keys[1].publicKey)])
+        #expect(core.currentRound == 1)
+    }
 }
