@@ -53,6 +53,7 @@ public final class ConsensusCore {
     private var committedIDs: Set<Digest> = []
     private var pendingProposals: [Digest: Proposal] = [:]
     private var wantedBlocks: Set<Digest> = []
+    private var orphanSegments: [Digest: [Block]] = [:]
     private var votableProposal: Proposal?
     private var pendingPayload: PayloadRequest?
     private var proposeWhenParentArrives = false
@@ -656,17 +657,26 @@ public final class ConsensusCore {
         }
         guard let oldest = usable.last else { return }
         guard let parent = blocks[oldest.header.parentID] else {
+            // Keep the verified segment until its ancestors arrive, so a far-behind node gains a whole
+            // response per round trip.
+            if orphanSegments.count >= ConsensusLimits.orphanSegments { orphanSegments.removeAll() }
+            orphanSegments[oldest.header.parentID] = usable.reversed()
             request(oldest.header.parentID, from: peer, &out)
             return
         }
+        var segment: [Block] = usable.reversed()
         var previous = parent
-        for block in usable.reversed() {
-            try verifyAgainstParent(block, parent: previous, field: "blockResponse")
-            previous = block
-        }
-        for block in usable.reversed() where block.header.epoch == epoch {
-            process(block.justify, &out)
-            insert(block, &out)
+        while true {
+            for block in segment {
+                try verifyAgainstParent(block, parent: previous, field: "blockResponse")
+                previous = block
+            }
+            for block in segment where block.header.epoch == epoch {
+                process(block.justify, &out)
+                insert(block, &out)
+            }
+            guard let next = orphanSegments.removeValue(forKey: previous.id), blocks[previous.id] != nil else { break }
+            segment = next
         }
         retryPending(&out)
     }

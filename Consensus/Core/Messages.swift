@@ -111,6 +111,8 @@ public enum ConsensusLimits {
     public static let blocksPerResponse = 64
     /// How far ahead of the current round a vote or timeout may be and still be kept.
     public static let roundsAhead: UInt64 = 64
+    /// How many fetched chain segments waiting for their ancestors a node keeps.
+    public static let orphanSegments = 8
 }
 
 extension ConsensusMessage: CanonicalCodable {
