@@ -178,7 +178,8 @@ public final class ConsensusCore {
 
     /// Verifies a quorum certificate of the current epoch, or accepts the epoch's root certificate.
     private func verify(_ qc: QuorumCertificate, field: String) throws(ConsensusRejection) {
-        if qc == rootQC || verifiedCertificates.contains(qc) { return }
+        // The root certificate certifies committed data; another quorum over the same data is as good.
+        if qc.data == rootQC.data || verifiedCertificates.contains(qc) { return }
         try checkChain(qc.data.chainID, field: "\(field).chainID")
         guard qc.data.epoch == epoch else {
             throw .invalidCertificate(field: field, .malformed("epoch \(qc.data.epoch) is not the current \(epoch)"))
@@ -481,7 +482,7 @@ public final class ConsensusCore {
     // MARK: Certificates, rounds and commits
 
     private func process(_ qc: QuorumCertificate, _ out: inout [ConsensusAction]) {
-        guard qc.data.epoch == epoch || qc == rootQC else { return }
+        guard qc.data.epoch == epoch || qc.data == rootQC.data else { return }
         if certificates[qc.blockID] == nil { certificates[qc.blockID] = qc }
         if qc.round > highQC.round { highQC = qc }
         if blocks[qc.blockID] == nil { wantedBlocks.insert(qc.blockID) }

@@ -19,6 +19,8 @@ struct SimulateCommand: ParsableCommand {
     @Option(help: "Heights per epoch (0: no validator-set change).") var epochLength: UInt64 = 0
     @Flag(help: "Run without network faults, crashes and skew.") var noFaults = false
     @Option(help: "A deliberately broken rule, to see the checker catch it.") var mutation: String?
+    @Flag(help: "Vary the profile with the seed: 4, 7 or 10 validators, with or without Twins, fork leaders, epochs.")
+    var mixed = false
     @Flag(help: "Print every event of the run (use with one seed).") var trace = false
     @Option(help: "Print a progress line every this many seeds.") var progressEvery: UInt64 = 10_000
 
@@ -40,9 +42,15 @@ struct SimulateCommand: ParsableCommand {
         var commits = 0
         let started = DispatchTime.now().uptimeNanoseconds
         for current in seed..<(seed + seeds) {
-            let base = SimulationOptions(
+            var base = SimulationOptions(
                 validators: validators, seed: current, signer: scheme, twins: twins, forkers: forkers,
                 epochLength: epochLength, faults: !noFaults)
+            if mixed {
+                base.validators = [4, 7, 10][Int(current % 3)]
+                base.twins = (current / 3) % 2 == 1 ? (base.validators - 1) / 3 : 0
+                base.forkers = (current / 6) % 2 == 1 ? 1 : 0
+                base.epochLength = (current / 12) % 2 == 1 ? 5 : 0
+            }
             var options = SimulationOptions(base, mutation: mutant)
             options.trace = trace
             let report = Simulation.run(options)
