@@ -34,7 +34,7 @@ private func firstCaught(_ mutation: ConsensusMutation, within count: UInt64, _ 
 }
 
 @Suite struct SimulationTests {
-    @Test(arguments: [(4, UInt64(600)), (7, UInt64(250)), (10, UInt64(80))])
+    @Test(arguments: [(4, UInt64(1_000)), (7, UInt64(300)), (10, UInt64(80))])
     func safeAndLiveUnderNetworkFaultsCrashesAndSkew(validators: Int, seeds: UInt64) {
         let result = checkSeeds(seeds) { SimulationOptions(validators: validators, seed: $0, signer: .fast) }
         #expect(result.passed == Int(seeds))
