@@ -4,13 +4,15 @@ import Testing
 
 /// Runs `count` seeds from `first`; every failure is recorded with the command that replays it.
 private func checkSeeds(_ count: UInt64, from first: UInt64 = 0, _ make: (UInt64) -> SimulationOptions) -> (
-    passed: Int, commits: Int
+    passed: Int, commits: Int, evidence: Int
 ) {
     var passed = 0
     var commits = 0
+    var evidence = 0
     for seed in first..<(first + count) {
         let report = Simulation.run(make(seed))
         commits += report.commits
+        evidence += report.evidence
         if report.passed {
             passed += 1
         } else {
@@ -19,7 +21,7 @@ private func checkSeeds(_ count: UInt64, from first: UInt64 = 0, _ make: (UInt64
             )
         }
     }
-    return (passed, commits)
+    return (passed, commits, evidence)
 }
 
 /// Runs seeds of a mutant until the checker flags one; returns the first caught seed and its report.
@@ -53,6 +55,7 @@ private func firstCaught(_ mutation: ConsensusMutation, within count: UInt64, _ 
             SimulationOptions(validators: validators, seed: $0, signer: .fast, twins: twins)
         }
         #expect(result.passed == Int(seeds))
+        #expect(result.evidence > 0, "twins equivocate, and honest nodes report evidence that verifies")
     }
 
     @Test func forkLeadersAreRefusedAndChainStaysLive() {
