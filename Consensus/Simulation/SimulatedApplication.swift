@@ -44,7 +44,7 @@ public struct SimulatedApplication: Sendable {
 
     private static func stateRoot(parent: Digest, height: UInt64) -> Digest {
         var bytes = parent.bytes
-        withUnsafeBytes(of: height.bigEndian) { bytes.append(contentsOf: $0) }
+        bytes.append(contentsOf: (0..<8).map { UInt8(truncatingIfNeeded: height >> (56 - 8 * $0)) })
         return SHA256.hash(tag: "ensure/simulation-state/v1", bytes)
     }
 

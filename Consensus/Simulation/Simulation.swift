@@ -199,7 +199,10 @@ private struct World {
         var keys: [Ed25519PrivateKey] = []
         for _ in 0..<poolSize {
             var seed: [UInt8] = []
-            for _ in 0..<4 { withUnsafeBytes(of: random.next()) { seed.append(contentsOf: $0) } }
+            for _ in 0..<4 {
+                let word = random.next()
+                seed.append(contentsOf: (0..<8).map { UInt8(truncatingIfNeeded: word >> (8 * $0)) })
+            }
             keys.append(Ed25519PrivateKey(seed: seed)!)
         }
         self.random = random
