@@ -14,6 +14,8 @@ struct EnsureBench: ParsableCommand {
             LevelDBBench.self,
             MerkleBench.self,
             MempoolBench.self,
+            ConsensusThroughputCommand.self,
+            SimulateCommand.self,
         ]
     )
 }
