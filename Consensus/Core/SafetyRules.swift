@@ -9,7 +9,7 @@ public struct SafetyState: Hashable, Sendable {
     public static let version: UInt8 = 1
     /// The epoch the rounds below belong to; a later epoch starts from zero.
     public var epoch: UInt64
-    /// The highest round this key voted in.
+    /// The highest round this key voted in, or timed out in: after a timeout it never votes in that round.
     public var lastVotedRound: UInt64
     /// The preferred round: the highest certificate round among the blocks this key voted for or timed out with.
     /// A timeout must carry a certificate at least this high.
@@ -275,6 +275,9 @@ public final class SafetyRules {
             data: data, signer: signer.publicKey, signature: signer.sign(data.canonicalBytes, domain: .timeout),
             highQC: highQC)
         next.lastTimeoutRound = round
+        // Having timed out `round`, never vote in it: a timeout certificate and a quorum certificate for one round
+        // then share an honest signer that voted before it timed out, so the TC's high QC covers what the QC extends.
+        next.lastVotedRound = max(next.lastVotedRound, round)
         next.preferredRound = max(next.preferredRound, highQC.round)
         next.lastTimeout = timeout
         try commit(next)

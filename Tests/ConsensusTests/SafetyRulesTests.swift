@@ -47,6 +47,30 @@ import Testing
         #expect(safety.state.preferredRound == 1)
     }
 
+    /// Jolteon's safety argument needs "no vote in a round after timing out in it": then a timeout certificate
+    /// for round r and a quorum certificate for round r share an honest signer who voted first, so the TC reports a
+    /// high QC at least as high as the block that QC extends, and no later leader can fork below it.
+    @Test func neverVotesInARoundItTimedOut() throws {
+        let safety = try rules()
+        let timeout = try safety.signTimeout(
+            chainID: Fixture.chainID, epoch: 0, round: 1, highQC: f.genesisQC, lastTimeoutCertificate: nil)
+        #expect(timeout.data.round == 1)
+        #expect(safety.state.lastVotedRound == 1)
+        #expect(throws: SafetyRulesError.alreadyVoted(round: 1, lastVotedRound: 1)) {
+            try safety.signVote(for: b1, timeoutCertificate: nil)
+        }
+        // The rule holds across a restart from the persisted state.
+        let persistence = InMemorySafetyStatePersistence(state: safety.state)
+        let restarted = try rules(persistence)
+        #expect(throws: SafetyRulesError.alreadyVoted(round: 1, lastVotedRound: 1)) {
+            try restarted.signVote(for: b1, timeoutCertificate: nil)
+        }
+        // The next round is still open to a vote on a block that follows the round-1 timeout certificate.
+        let b2 = f.block(parent: f.genesis.header, justify: f.genesisQC, round: 2)
+        let vote = try restarted.signVote(for: b2, timeoutCertificate: f.tc(round: 1, highQC: f.genesisQC))
+        #expect(vote.data.round == 2)
+    }
+
     @Test func timeoutMustCarryCertificateAtLeastThePreferredRound() throws {
         let safety = try rules()
         let b2 = f.block(parent: b1.header, justify: f.qc(b1), round: 2)
