@@ -88,7 +88,9 @@ let package = Package(
 
         // Tests.
         .testTarget(name: "CryptoTests", dependencies: ["Crypto"], path: "Tests/CryptoTests"),
-        .testTarget(name: "LedgerTests", dependencies: ["Codec", "Crypto", "Ledger"], path: "Tests/LedgerTests"),
+        .testTarget(
+            name: "LedgerTests", dependencies: ["Codec", "ConsensusSimulation", "Crypto", "Ledger"],
+            path: "Tests/LedgerTests"),
         .testTarget(
             name: "StorageTests",
             dependencies: ["Storage", "Ledger", "Crypto", "Codec", "ensure-crash-writer"],
@@ -111,7 +113,8 @@ let package = Package(
             path: "Tests/NetworkTests"
         ),
         .testTarget(
-            name: "MempoolTests", dependencies: ["Mempool", "Ledger", "Crypto", "Codec"], path: "Tests/MempoolTests"),
+            name: "MempoolTests", dependencies: ["Mempool", "Ledger", "Crypto", "Codec", "ConsensusSimulation"],
+            path: "Tests/MempoolTests"),
         .testTarget(
             name: "NodeConfigTests", dependencies: ["NodeConfig", "Ledger", "Crypto", "Codec"],
             path: "Tests/NodeConfigTests"),

@@ -1,23 +1,8 @@
 import Codec
+import ConsensusSimulation
 import Crypto
 import Foundation
 import Ledger
-
-/// SplitMix64 (Steele, Lea and Flood, 2014): a tiny seeded generator, so every property test replays from the
-/// seed it prints.
-struct SplitMix64: RandomNumberGenerator {
-    private var state: UInt64
-
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9e37_79b9_7f4a_7c15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
-        z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
-        return z ^ (z >> 31)
-    }
-}
 
 /// The base seed of the property tests. Case `i` of a test uses seed `base + i`, which every failure message
 /// prints; `ENSURE_CODEC_SEED=<base> swift test --filter LedgerTests.Codec` replays a run.
@@ -29,9 +14,9 @@ let codecBaseSeed: UInt64 = {
 /// Random ledger values that their own decoders accept: every field is drawn across its whole range, with
 /// extra weight on the boundaries where varint lengths change and on the limits.
 struct LedgerValueGenerator {
-    private var rng: SplitMix64
+    private var rng: SimulationRandom
 
-    init(seed: UInt64) { rng = SplitMix64(seed: seed) }
+    init(seed: UInt64) { rng = SimulationRandom(seed: seed) }
 
     mutating func next() -> UInt64 { rng.next() }
 

@@ -1,3 +1,4 @@
+import ConsensusSimulation
 import Crypto
 import Ledger
 import Mempool
@@ -97,7 +98,7 @@ import Testing
     /// each batch is gap-free, and every transaction is reaped exactly once.
     @Test(arguments: UInt64(1)...12)
     func randomArrivalsAreReapedGapFreeAndExactlyOnce(seed: UInt64) throws {
-        var random = SplitMix64(seed: seed)
+        var random = SimulationRandom(seed: seed)
         let signerCount = Int.random(in: 2...10, using: &random)
         var all: [Transaction] = []
         for signer in 0..<signerCount {

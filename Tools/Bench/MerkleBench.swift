@@ -1,4 +1,5 @@
 import ArgumentParser
+import ConsensusSimulation
 import Crypto
 import Ledger
 
@@ -64,11 +65,11 @@ struct MerkleBench: ParsableCommand {
                 + "\(store.nodes.count) stored nodes, root \(root)"
         )
 
-        var random = SplitMix64(seed: seed)
+        var random = SimulationRandom(seed: seed)
         let treeSize = size
 
         // Inclusion proofs at the full size, for random leaves.
-        let indices = (0..<proofs).map { _ in random.next(below: treeSize) }
+        let indices = (0..<proofs).map { _ in random.next() % treeSize }
         var inclusionProofs: [[Digest]] = []
         inclusionProofs.reserveCapacity(proofs)
         let inclusionGeneration = try fastest(clock) {
@@ -92,7 +93,7 @@ struct MerkleBench: ParsableCommand {
             hashes: inclusionHashes)
 
         // Consistency proofs from a random older size to the full size.
-        let oldSizes = (0..<proofs).map { _ in 1 + random.next(below: treeSize - 1) }
+        let oldSizes = (0..<proofs).map { _ in 1 + random.next() % (treeSize - 1) }
         var oldRoots: [Digest] = []
         oldRoots.reserveCapacity(proofs)
         for oldSize in oldSizes {
@@ -198,28 +199,6 @@ struct MerkleBench: ParsableCommand {
         if value >= 100 { return String(Int(value.rounded())) }
         let hundredths = (value * 1000).rounded() / 1000
         return "\(hundredths)"
-    }
-}
-
-/// SplitMix64: a small seeded generator, so two runs ask for the same proofs.
-private struct SplitMix64 {
-    private var state: UInt64
-
-    init(seed: UInt64) {
-        state = seed
-    }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9e37_79b9_7f4a_7c15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
-        z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
-        return z ^ (z >> 31)
-    }
-
-    /// A value in 0..<bound, without modulo bias worth measuring at these sizes.
-    mutating func next(below bound: UInt64) -> UInt64 {
-        next() % bound
     }
 }
 
