@@ -51,6 +51,17 @@ struct TestNode {
     let seen: Observations
 
     var key: Ed25519PublicKey { identity.publicKey }
+
+    /// Whether this node reports, within the usual deadline, refusing a handshake in `role` for `reason`.
+    func sawHandshakeRefusal(as role: HandshakeRole, _ reason: HandshakeError) async -> Bool {
+        await eventually {
+            await seen.hasEvent {
+                if case .refused(_, role, .handshakeFailed(reason)) = $0 { return true }
+                return false
+            }
+        }
+    }
+
     var address: PeerAddress { PeerAddress(key: key, host: "127.0.0.1", port: port) }
 
     static func start(

@@ -67,12 +67,7 @@ struct LoopbackTransportTests {
         let nodeB = try await TestNode.start(identity: b, peers: [nodeA.address], authorizer: Self.allow(a, b))
         let refusedB = HandshakeError.unauthorizedPeer(b.publicKey)
         #expect(
-            await eventually {
-                await nodeA.seen.hasEvent {
-                    if case .refused(_, .responder, .handshakeFailed(refusedB)) = $0 { return true }
-                    return false
-                }
-            })
+            await nodeA.sawHandshakeRefusal(as: .responder, refusedB))
         #expect(await nodeA.transport.connectedPeers().isEmpty)
         #expect(await nodeB.transport.connectedPeers().isEmpty)
         await #expect(throws: PeerTransportError.notConnected(a.publicKey)) {
@@ -88,12 +83,7 @@ struct LoopbackTransportTests {
         let nodeA = try await TestNode.start(identity: a, peers: [nodeB.address], authorizer: Self.allow(a))
         let refusedB = HandshakeError.unauthorizedPeer(b.publicKey)
         #expect(
-            await eventually {
-                await nodeA.seen.hasEvent {
-                    if case .refused(_, .initiator, .handshakeFailed(refusedB)) = $0 { return true }
-                    return false
-                }
-            })
+            await nodeA.sawHandshakeRefusal(as: .initiator, refusedB))
         #expect(await nodeA.transport.connectedPeers().isEmpty)
         #expect(await nodeB.transport.connectedPeers().isEmpty)
         await nodeA.transport.shutdown()
@@ -109,12 +99,7 @@ struct LoopbackTransportTests {
         let nodeC = try await TestNode.start(identity: c, peers: [wrong], authorizer: authorizer)
         let mismatch = HandshakeError.unexpectedPeer(expected: a.publicKey, received: b.publicKey)
         #expect(
-            await eventually {
-                await nodeC.seen.hasEvent {
-                    if case .refused(_, .initiator, .handshakeFailed(mismatch)) = $0 { return true }
-                    return false
-                }
-            })
+            await nodeC.sawHandshakeRefusal(as: .initiator, mismatch))
         #expect(await nodeC.transport.connectedPeers().isEmpty)
         #expect(await nodeB.transport.connectedPeers().isEmpty)
         await nodeB.transport.shutdown()
@@ -128,12 +113,7 @@ struct LoopbackTransportTests {
             identity: b, chainID: "other-chain", peers: [nodeA.address], authorizer: Self.allow(a, b))
         let mismatch = HandshakeError.chainMismatch(expected: TestNode.chainID, received: "other-chain")
         #expect(
-            await eventually {
-                await nodeA.seen.hasEvent {
-                    if case .refused(_, .responder, .handshakeFailed(mismatch)) = $0 { return true }
-                    return false
-                }
-            })
+            await nodeA.sawHandshakeRefusal(as: .responder, mismatch))
         #expect(await nodeA.transport.connectedPeers().isEmpty)
         #expect(await nodeB.transport.connectedPeers().isEmpty)
         await nodeA.transport.shutdown()
@@ -191,12 +171,7 @@ struct LoopbackTransportTests {
         #expect(await eventually { !channel.isActive })
         let expected = HandshakeError.badMagic(received: Array(garbage[0..<8]))
         #expect(
-            await eventually {
-                await nodeA.seen.hasEvent {
-                    if case .refused(_, .responder, .handshakeFailed(expected)) = $0 { return true }
-                    return false
-                }
-            })
+            await nodeA.sawHandshakeRefusal(as: .responder, expected))
         await nodeA.transport.shutdown()
     }
 
@@ -213,12 +188,7 @@ struct LoopbackTransportTests {
         #expect(await eventually { !channel.isActive })
         let expected = HandshakeError.unsupportedVersion(received: 2, supported: 1)
         #expect(
-            await eventually {
-                await nodeA.seen.hasEvent {
-                    if case .refused(_, .responder, .handshakeFailed(expected)) = $0 { return true }
-                    return false
-                }
-            })
+            await nodeA.sawHandshakeRefusal(as: .responder, expected))
         #expect(await nodeA.transport.connectedPeers().isEmpty)
         await nodeA.transport.shutdown()
     }
@@ -231,12 +201,7 @@ struct LoopbackTransportTests {
         #expect(await eventually { !channel.isActive })
         let expected = HandshakeError.timedOut(after: .milliseconds(200))
         #expect(
-            await eventually {
-                await nodeA.seen.hasEvent {
-                    if case .refused(_, .responder, .handshakeFailed(expected)) = $0 { return true }
-                    return false
-                }
-            })
+            await nodeA.sawHandshakeRefusal(as: .responder, expected))
         await nodeA.transport.shutdown()
     }
 
