@@ -10,6 +10,7 @@ let package = Package(
     products: [
         .executable(name: "ensure", targets: ["ensure"]),
         .executable(name: "ensure-bench", targets: ["ensure-bench"]),
+        .executable(name: "ensure-node", targets: ["ensure-node"]),
         .library(name: "Ledger", targets: ["Ledger"]),
         .library(name: "Consensus", targets: ["Consensus"]),
     ],
@@ -17,6 +18,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.5.0"),
     ],
     targets: [
         // System libraries: thin module maps, used only by Crypto and Storage.
@@ -40,16 +43,16 @@ let package = Package(
 
         // Libraries.
         .target(name: "Codec", path: "Node/Codec"),
-        .target(name: "Crypto", dependencies: ["CSodium", "COpenSSL"], path: "Node/Crypto"),
-        .target(name: "Ledger", dependencies: ["Codec", "Crypto"], path: "Node/Ledger"),
-        .target(name: "Storage", dependencies: ["CLevelDB", "Codec", "Crypto", "Ledger"], path: "Node/Storage"),
-        .target(name: "NodeConfig", dependencies: ["Codec", "Crypto", "Ledger"], path: "Node/Config"),
-        .target(name: "Consensus", dependencies: ["Codec", "Crypto", "Ledger"], path: "Consensus/Core"),
-        .target(name: "Mempool", dependencies: ["Codec", "Crypto", "Ledger"], path: "Node/Mempool"),
+        .target(name: "EnsureCrypto", dependencies: ["CSodium", "COpenSSL"], path: "Node/Crypto"),
+        .target(name: "Ledger", dependencies: ["Codec", "EnsureCrypto"], path: "Node/Ledger"),
+        .target(name: "Storage", dependencies: ["CLevelDB", "Codec", "Consensus", "EnsureCrypto", "Ledger"], path: "Node/Storage"),
+        .target(name: "NodeConfig", dependencies: ["Codec", "EnsureCrypto", "Ledger"], path: "Node/Config"),
+        .target(name: "Consensus", dependencies: ["Codec", "EnsureCrypto", "Ledger"], path: "Consensus/Core"),
+        .target(name: "Mempool", dependencies: ["Codec", "EnsureCrypto", "Ledger"], path: "Node/Mempool"),
         .target(
             name: "Network",
             dependencies: [
-                "Codec", "Crypto",
+                "Codec", "EnsureCrypto",
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -58,8 +61,29 @@ let package = Package(
             path: "Node/Network"
         ),
         .target(
+            name: "API",
+            dependencies: [
+                "Codec", "EnsureCrypto", "Ledger",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Node/API"
+        ),
+        .target(
+            name: "Daemon",
+            dependencies: [
+                "API", "Codec", "Consensus", "EnsureCrypto", "Ledger", "Mempool", "Network", "NodeConfig", "Storage",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            path: "Node/Daemon"
+        ),
+        .target(
             name: "ConsensusSimulation",
-            dependencies: ["Consensus", "Crypto", "Ledger"],
+            dependencies: ["Consensus", "EnsureCrypto", "Ledger"],
             path: "Consensus/Simulation"
         ),
 
@@ -67,7 +91,7 @@ let package = Package(
         .executableTarget(
             name: "ensure",
             dependencies: [
-                "Codec", "Crypto", "Ledger", "NodeConfig", "Storage",
+                "Codec", "EnsureCrypto", "Ledger", "NodeConfig", "Storage",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Tools/CLI"
@@ -75,36 +99,44 @@ let package = Package(
         .executableTarget(
             name: "ensure-bench",
             dependencies: [
-                "Codec", "Crypto", "Ledger", "Storage", "Consensus", "ConsensusSimulation", "Mempool",
+                "Codec", "EnsureCrypto", "Ledger", "Storage", "Consensus", "ConsensusSimulation", "Mempool",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Tools/Bench"
         ),
         .executableTarget(
+            name: "ensure-node",
+            dependencies: [
+                "Daemon",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Node/NodeMain"
+        ),
+        .executableTarget(
             name: "ensure-crash-writer",
-            dependencies: ["Storage", "Ledger", "Crypto"],
+            dependencies: ["Storage", "Ledger", "EnsureCrypto"],
             path: "Tests/Support/CrashWriter"
         ),
 
         // Tests.
-        .testTarget(name: "CryptoTests", dependencies: ["Crypto"], path: "Tests/CryptoTests"),
+        .testTarget(name: "CryptoTests", dependencies: ["EnsureCrypto"], path: "Tests/CryptoTests"),
         .testTarget(
-            name: "LedgerTests", dependencies: ["Codec", "ConsensusSimulation", "Crypto", "Ledger"],
+            name: "LedgerTests", dependencies: ["Codec", "ConsensusSimulation", "EnsureCrypto", "Ledger"],
             path: "Tests/LedgerTests"),
         .testTarget(
             name: "StorageTests",
-            dependencies: ["Storage", "Ledger", "Crypto", "Codec", "ensure-crash-writer"],
+            dependencies: ["Storage", "Ledger", "EnsureCrypto", "Codec", "ensure-crash-writer"],
             path: "Tests/StorageTests"
         ),
         .testTarget(
             name: "ConsensusTests",
-            dependencies: ["Consensus", "ConsensusSimulation", "Ledger", "Crypto", "Codec"],
+            dependencies: ["Consensus", "ConsensusSimulation", "Ledger", "EnsureCrypto", "Codec"],
             path: "Tests/ConsensusTests"
         ),
         .testTarget(
             name: "NetworkTests",
             dependencies: [
-                "Network", "Crypto", "Codec",
+                "Network", "EnsureCrypto", "Codec",
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -113,13 +145,35 @@ let package = Package(
             path: "Tests/NetworkTests"
         ),
         .testTarget(
-            name: "MempoolTests", dependencies: ["Mempool", "Ledger", "Crypto", "Codec", "ConsensusSimulation"],
+            name: "MempoolTests", dependencies: ["Mempool", "Ledger", "EnsureCrypto", "Codec", "ConsensusSimulation"],
             path: "Tests/MempoolTests"),
         .testTarget(
-            name: "NodeConfigTests", dependencies: ["NodeConfig", "Ledger", "Crypto", "Codec"],
+            name: "NodeConfigTests", dependencies: ["NodeConfig", "Ledger", "EnsureCrypto", "Codec"],
             path: "Tests/NodeConfigTests"),
         .testTarget(
-            name: "CLITests", dependencies: ["ensure", "Crypto", "Ledger", "NodeConfig"], path: "Tests/CLITests"),
+            name: "APITests",
+            dependencies: [
+                "API", "Codec", "EnsureCrypto", "Ledger",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ],
+            path: "Tests/APITests"
+        ),
+        .testTarget(
+            name: "DaemonTests",
+            dependencies: [
+                "Daemon", "API", "Codec", "Consensus", "ConsensusSimulation", "EnsureCrypto", "Ledger", "Mempool",
+                "NodeConfig", "Storage",
+            ],
+            path: "Tests/DaemonTests"
+        ),
+        .testTarget(
+            name: "ProcessTests",
+            dependencies: ["ensure", "ensure-node", "EnsureCrypto", "Ledger", "Codec"],
+            path: "Tests/ProcessTests"
+        ),
+        .testTarget(
+            name: "CLITests", dependencies: ["ensure", "EnsureCrypto", "Ledger", "NodeConfig"], path: "Tests/CLITests"),
     ],
     swiftLanguageModes: [.v6]
 )

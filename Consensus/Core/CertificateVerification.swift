@@ -1,5 +1,5 @@
 import Codec
-import Crypto
+import EnsureCrypto
 public import Ledger
 
 /// Certificate checks through a ``SignatureVerifier``, so the simulator's fast signer works for certificates too.

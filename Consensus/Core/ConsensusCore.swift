@@ -1,5 +1,5 @@
 import Codec
-public import Crypto
+public import EnsureCrypto
 public import Ledger
 
 /// Settings of one ``ConsensusCore``.

@@ -1,5 +1,5 @@
 public import Codec
-public import Crypto
+public import EnsureCrypto
 public import Ledger
 
 /// Why the core refused an input. Nothing in the core's state changes when an input is refused.

@@ -1,4 +1,4 @@
-public import Crypto
+public import EnsureCrypto
 public import Ledger
 
 /// What the application says about a block it executed.

@@ -1,5 +1,5 @@
 import Codec
-public import Crypto
+public import EnsureCrypto
 public import Ledger
 
 /// A block header with its proposer's signature over the header's id: one half of proposal equivocation evidence.

@@ -1,5 +1,5 @@
 public import Codec
-public import Crypto
+public import EnsureCrypto
 public import Ledger
 
 /// A leader's proposal: a block, the timeout certificate of the previous round when the block's own

@@ -1,5 +1,5 @@
 public import Codec
-public import Crypto
+public import EnsureCrypto
 public import Ledger
 
 /// What a validator must remember to never sign two conflicting messages: written durably before any signature

@@ -1,4 +1,4 @@
-public import Crypto
+public import EnsureCrypto
 
 /// Makes the signatures a validator emits. The core never touches key material directly, so the simulator can
 /// swap in a cheaper scheme for long runs and a node can keep its key in a separate process.

@@ -1,5 +1,5 @@
 public import Consensus
-public import Crypto
+public import EnsureCrypto
 
 /// A signer for long simulations: the "signature" is SHA-256 of the key and the domain-prefixed message,
 /// twice over. It binds key, domain and message like a signature, but anyone can compute it, so it is only for

@@ -1,5 +1,5 @@
 public import Consensus
-public import Crypto
+public import EnsureCrypto
 public import Ledger
 
 /// The validator sets of a simulated chain: a pool of keys, of which each epoch leaves one out, so every epoch

@@ -1,5 +1,5 @@
 package import Consensus
-import Crypto
+import EnsureCrypto
 import Ledger
 
 /// Which signature scheme simulated validators use.

@@ -1,4 +1,4 @@
-public import Crypto
+public import EnsureCrypto
 import Foundation
 
 /// A `host:port` a node listens on or dials. Hosts are an IPv4 address, a bracketed IPv6 address or a DNS name.

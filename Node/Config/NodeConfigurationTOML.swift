@@ -1,4 +1,4 @@
-import Crypto
+import EnsureCrypto
 
 extension NodeConfiguration {
     /// Reads `config.toml` text: every section and key is optional and defaults as documented, but an unknown

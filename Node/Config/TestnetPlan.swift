@@ -1,4 +1,4 @@
-public import Crypto
+public import EnsureCrypto
 public import Ledger
 
 /// A local test network on 127.0.0.1: one organization per validator, each node with its own p2p and API port,

@@ -1,5 +1,5 @@
 public import Codec
-public import Crypto
+public import EnsureCrypto
 
 /// A block header: everything a quorum certifies about a block. With its certificate it is a checkpoint of
 /// the incident log and the application state that anyone holding the validator set can check.

@@ -1,5 +1,5 @@
 public import Codec
-public import Crypto
+public import EnsureCrypto
 
 /// What a vote is about: one block, identified by id, at its round and height in one epoch of one chain.
 public struct VoteData: Hashable, Sendable {

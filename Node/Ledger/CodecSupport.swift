@@ -1,5 +1,5 @@
 public import Codec
-public import Crypto
+public import EnsureCrypto
 
 /// Reading and writing the Crypto module's fixed-size values in canonical form.
 extension CanonicalWriter {

@@ -1,5 +1,5 @@
 public import Codec
-public import Crypto
+public import EnsureCrypto
 
 /// The document that founds a network: its chain id, start time, member organizations, the validators and
 /// observers of epoch 0, and the parameters every node must agree on. Its ``hash`` identifies the network; an

@@ -1,5 +1,5 @@
 public import Codec
-public import Crypto
+public import EnsureCrypto
 
 /// Severity, as the OCSF `severity_id` enumeration: 0 unknown, 1 informational, 2 low, 3 medium, 4 high,
 /// 5 critical, 6 fatal, 99 other.

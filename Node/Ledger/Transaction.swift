@@ -1,5 +1,5 @@
 public import Codec
-public import Crypto
+public import EnsureCrypto
 
 /// What a transaction asks the ledger to do. The envelope carries the kind as a number so that an old
 /// decoder still reads a block that holds kinds it does not execute; the application refuses unknown kinds.

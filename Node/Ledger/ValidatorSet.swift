@@ -1,5 +1,5 @@
 public import Codec
-public import Crypto
+public import EnsureCrypto
 
 /// The validators of one epoch: distinct Ed25519 keys in ascending byte order, each with one vote.
 /// A quorum is more than two thirds of them, which for n = 3f + 1 is the 2f + 1 of the BFT literature.

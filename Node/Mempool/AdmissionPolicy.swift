@@ -1,4 +1,4 @@
-public import Crypto
+public import EnsureCrypto
 public import Ledger
 
 /// What the mempool asks the application about committed state. The application implements it over its

@@ -1,5 +1,5 @@
 import Codec
-public import Crypto
+public import EnsureCrypto
 public import Ledger
 
 /// The pending transactions of one node: admission with a typed refusal for every rule, gap-free and fair

@@ -1,5 +1,5 @@
 public import Codec
-public import Crypto
+public import EnsureCrypto
 public import Ledger
 
 /// Why the mempool refused a transaction. A refusal changes nothing in the pool.

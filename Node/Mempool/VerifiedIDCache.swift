@@ -1,4 +1,4 @@
-import Crypto
+import EnsureCrypto
 
 /// Ids of transactions whose signature verified, so that a transaction seen again (gossip from several peers,
 /// a resubmission after a full pool refused it) is not verified twice. An id covers the signature, so a hit

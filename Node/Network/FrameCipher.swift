@@ -1,4 +1,4 @@
-public import Crypto
+public import EnsureCrypto
 
 /// The frame counter of one direction of a session: each value is used for exactly one nonce, and the
 /// counter refuses to go past its limit, so the connection closes before a nonce could repeat.

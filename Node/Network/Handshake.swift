@@ -1,4 +1,4 @@
-public import Crypto
+public import EnsureCrypto
 
 /// Decides whether a node key may connect. The caller supplies it because the validator and observer sets
 /// change by epoch; the closure is consulted on every handshake.

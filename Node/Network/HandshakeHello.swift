@@ -1,5 +1,5 @@
 import Codec
-public import Crypto
+public import EnsureCrypto
 
 /// The first, unencrypted message each side of a connection sends (docs/network.md, "Hello").
 ///

@@ -1,4 +1,4 @@
-public import Crypto
+public import EnsureCrypto
 
 /// Which end of a connection a node is: the one that dialed, or the one that accepted.
 public enum HandshakeRole: UInt8, Sendable, CustomStringConvertible {

@@ -1,5 +1,5 @@
 public import Codec
-public import Crypto
+public import EnsureCrypto
 
 /// Why a handshake was refused. Every case names what was wrong and, where it is known, which peer; none
 /// carries key material other than public keys.

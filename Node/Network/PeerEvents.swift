@@ -1,4 +1,4 @@
-public import Crypto
+public import EnsureCrypto
 import NIOConcurrencyHelpers
 
 /// Why a connection ended or was refused.

@@ -1,4 +1,4 @@
-public import Crypto
+public import EnsureCrypto
 public import Logging
 public import NIOCore
 import NIOPosix

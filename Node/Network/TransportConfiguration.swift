@@ -1,4 +1,4 @@
-public import Crypto
+public import EnsureCrypto
 
 /// A peer this node dials: its node key and where it listens.
 public struct PeerAddress: Hashable, Sendable, CustomStringConvertible {

@@ -1,5 +1,5 @@
 internal import Codec
-public import Crypto
+public import EnsureCrypto
 internal import Foundation
 public import Ledger
 

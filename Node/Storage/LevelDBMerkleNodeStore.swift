@@ -1,4 +1,4 @@
-public import Crypto
+public import EnsureCrypto
 public import Ledger
 
 /// Why a stored Merkle log node could not be read.

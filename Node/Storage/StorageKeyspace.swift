@@ -1,4 +1,4 @@
-public import Crypto
+public import EnsureCrypto
 public import Ledger
 
 /// The key layout of a node's LevelDB database (docs/storage.md). Every store owns namespaces: ASCII

@@ -1,5 +1,5 @@
 import Consensus
-import Crypto
+import EnsureCrypto
 import Ledger
 import Testing
 

@@ -1,6 +1,6 @@
 import Codec
 import Consensus
-import Crypto
+import EnsureCrypto
 import Ledger
 
 /// Four validators with real Ed25519 keys, a genesis block, and helpers that build correctly signed (or

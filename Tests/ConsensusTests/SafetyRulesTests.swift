@@ -1,6 +1,6 @@
 import Codec
 import Consensus
-import Crypto
+import EnsureCrypto
 import Ledger
 import Testing
 

@@ -1,4 +1,4 @@
-import Crypto
+import EnsureCrypto
 import Testing
 
 /// The benchmark baselines must compute what the wrappers compute, or their ratio would mean nothing.

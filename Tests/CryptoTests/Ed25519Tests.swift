@@ -1,4 +1,4 @@
-import Crypto
+import EnsureCrypto
 import Testing
 
 /// One test vector of RFC 8032 section 7.1 (Ed25519), in the RFC's hexadecimal.

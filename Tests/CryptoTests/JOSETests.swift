@@ -1,4 +1,4 @@
-import Crypto
+import EnsureCrypto
 import Testing
 
 /// RFC 8037 Appendix A: the Ed25519 JWK, its thumbprint and a JWS, checked with the raw signing functions and

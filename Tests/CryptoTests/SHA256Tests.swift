@@ -1,4 +1,4 @@
-import Crypto
+import EnsureCrypto
 import Testing
 
 @Suite("SHA-256")

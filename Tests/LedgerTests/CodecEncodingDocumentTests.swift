@@ -1,5 +1,5 @@
 import Codec
-import Crypto
+import EnsureCrypto
 import Foundation
 import Ledger
 import Testing

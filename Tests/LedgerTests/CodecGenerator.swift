@@ -1,6 +1,6 @@
 import Codec
 import ConsensusSimulation
-import Crypto
+import EnsureCrypto
 import Foundation
 import Ledger
 

@@ -1,5 +1,5 @@
 import Codec
-import Crypto
+import EnsureCrypto
 import Testing
 
 /// The primitives every object is built from, against fixed vectors: LEB128 varints in shortest form,

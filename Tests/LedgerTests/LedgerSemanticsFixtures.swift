@@ -1,5 +1,5 @@
 import Codec
-import Crypto
+import EnsureCrypto
 import Ledger
 
 /// Deterministic validators and certificates for the semantic tests: validator `i` has the seed whose 32 bytes

@@ -1,4 +1,4 @@
-import Crypto
+import EnsureCrypto
 import Ledger
 
 /// RFC 9162's recursive definitions written as literally as possible, over an array of leaf hashes, to check

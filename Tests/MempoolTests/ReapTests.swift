@@ -1,5 +1,5 @@
 import ConsensusSimulation
-import Crypto
+import EnsureCrypto
 import Ledger
 import Mempool
 import Testing

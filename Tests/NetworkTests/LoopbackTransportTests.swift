@@ -1,4 +1,4 @@
-import Crypto
+import EnsureCrypto
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore

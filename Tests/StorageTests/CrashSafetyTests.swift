@@ -1,4 +1,4 @@
-import Crypto
+import EnsureCrypto
 import Foundation
 import Ledger
 import Storage

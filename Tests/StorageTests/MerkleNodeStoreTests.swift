@@ -1,4 +1,4 @@
-import Crypto
+import EnsureCrypto
 import Ledger
 import Storage
 import Testing

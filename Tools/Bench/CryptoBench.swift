@@ -1,5 +1,5 @@
 import ArgumentParser
-import Crypto
+import EnsureCrypto
 import Foundation
 
 /// `ensure-bench crypto`: Ed25519 and SHA-256 through this project's wrappers, each against a raw library

@@ -1,6 +1,6 @@
 import ArgumentParser
 import ConsensusSimulation
-import Crypto
+import EnsureCrypto
 import Ledger
 
 /// `ensure-bench merkle`: builds an in-memory incident log, then measures how fast inclusion and consistency

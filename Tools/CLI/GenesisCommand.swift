@@ -1,5 +1,5 @@
 import ArgumentParser
-import Crypto
+import EnsureCrypto
 import Foundation
 import Ledger
 

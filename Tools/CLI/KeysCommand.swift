@@ -1,5 +1,5 @@
 import ArgumentParser
-import Crypto
+import EnsureCrypto
 import Foundation
 
 /// `ensure keys`: create and inspect Ed25519 key files.

@@ -1,4 +1,4 @@
-public import Crypto
+public import EnsureCrypto
 
 /// RFC 9162 (Certificate Transparency 2.0) Merkle tree hashing: leaf = SHA-256(0x00 ‖ data),
 /// node = SHA-256(0x01 ‖ left ‖ right), and the empty tree hashes to SHA-256 of nothing.

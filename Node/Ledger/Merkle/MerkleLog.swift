@@ -1,4 +1,4 @@
-public import Crypto
+public import EnsureCrypto
 
 /// The append-only incident log as an RFC 9162 Merkle tree, read from stored perfect-subtree hashes.
 ///

@@ -1,4 +1,4 @@
-public import Crypto
+public import EnsureCrypto
 
 /// The position of a perfect subtree in the Merkle log: level 0 holds leaf hashes, level k holds the
 /// hash of leaves [index·2^k, (index+1)·2^k).

@@ -1,4 +1,4 @@
-public import Crypto
+public import EnsureCrypto
 
 /// Verification of RFC 9162 inclusion and consistency proofs: pure functions of their arguments, with no
 /// store, so an offline auditor can check an export with nothing but the hashes it carries.

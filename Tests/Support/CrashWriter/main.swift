@@ -10,7 +10,7 @@
 //       Ed25519 seed is given; the same batch sets `crash/state/height` and stores Merkle node (0, height) =
 //       leaf hash of the block id. Resumes from the stored tip.
 
-import Crypto
+import EnsureCrypto
 import Foundation
 import Ledger
 import Storage
