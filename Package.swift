@@ -17,7 +17,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
-        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.5.0"),
     ],
@@ -50,7 +50,7 @@ let package = Package(
         .target(name: "Consensus", dependencies: ["Codec", "EnsureCrypto", "Ledger"], path: "Consensus/Core"),
         .target(name: "Mempool", dependencies: ["Codec", "EnsureCrypto", "Ledger"], path: "Node/Mempool"),
         .target(
-            name: "Network",
+            name: "PeerNetwork",
             dependencies: [
                 "Codec", "EnsureCrypto",
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -72,7 +72,7 @@ let package = Package(
         .target(
             name: "Daemon",
             dependencies: [
-                "API", "Codec", "Consensus", "EnsureCrypto", "Ledger", "Mempool", "Network", "NodeConfig", "Storage",
+                "API", "Codec", "Consensus", "EnsureCrypto", "Ledger", "Mempool", "PeerNetwork", "NodeConfig", "Storage",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -136,7 +136,7 @@ let package = Package(
         .testTarget(
             name: "NetworkTests",
             dependencies: [
-                "Network", "EnsureCrypto", "Codec",
+                "PeerNetwork", "EnsureCrypto", "Codec",
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

@@ -1,5 +1,5 @@
 import EnsureCrypto
-import Network
+import PeerNetwork
 import Testing
 
 /// The handshake state machine driven in memory: two honest sides, refusals, and active attackers.

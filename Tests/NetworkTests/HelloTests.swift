@@ -1,6 +1,6 @@
 import Codec
 import EnsureCrypto
-import Network
+import PeerNetwork
 import Testing
 
 struct HelloTests {

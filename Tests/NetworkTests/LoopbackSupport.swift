@@ -2,7 +2,7 @@ import EnsureCrypto
 import Logging
 import NIOCore
 import NIOPosix
-import Network
+import PeerNetwork
 
 /// What a test node has seen: events and inbound messages, gathered by one consumer task each.
 actor Observations {

@@ -2,7 +2,7 @@ import EnsureCrypto
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
-import Network
+import PeerNetwork
 import Testing
 
 /// The transport over real TCP on 127.0.0.1, ports chosen by the operating system. Every wait is bounded by

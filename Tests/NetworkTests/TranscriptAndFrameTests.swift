@@ -1,5 +1,5 @@
 import EnsureCrypto
-import Network
+import PeerNetwork
 import Testing
 
 struct TranscriptTests {
