@@ -43,7 +43,11 @@ running_nodes() {
 # Succeeds when something accepts TCP connections on host:port $1.
 port_in_use() {
     local host="${1%:*}" port="${1##*:}"
-    timeout 1 bash -c "exec 3<>/dev/tcp/$host/$port" 2>/dev/null
+    if command -v timeout >/dev/null 2>&1; then
+        timeout 1 bash -c "exec 3<>/dev/tcp/$host/$port" 2>/dev/null
+    else
+        bash -c "exec 3<>/dev/tcp/$host/$port" 2>/dev/null
+    fi
 }
 
 # Prints GET http://$1/v1/status, or nothing when the node does not answer within $2 seconds (default 1).
