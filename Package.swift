@@ -102,6 +102,9 @@ let package = Package(
             dependencies: [
                 "Codec", "EnsureCrypto", "Ledger", "Storage", "Consensus", "ConsensusSimulation", "Mempool",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
             path: "Tools/Bench"
         ),

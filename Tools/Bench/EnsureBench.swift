@@ -14,6 +14,7 @@ struct EnsureBench: ParsableCommand {
             LevelDBBench.self,
             MerkleBench.self,
             MempoolBench.self,
+            LoadBench.self,
             ConsensusThroughputCommand.self,
             SimulateCommand.self,
         ]
