@@ -45,7 +45,9 @@ let package = Package(
         .target(name: "Codec", path: "Node/Codec"),
         .target(name: "EnsureCrypto", dependencies: ["CSodium", "COpenSSL"], path: "Node/Crypto"),
         .target(name: "Ledger", dependencies: ["Codec", "EnsureCrypto"], path: "Node/Ledger"),
-        .target(name: "Storage", dependencies: ["CLevelDB", "Codec", "Consensus", "EnsureCrypto", "Ledger"], path: "Node/Storage"),
+        .target(
+            name: "Storage", dependencies: ["CLevelDB", "Codec", "Consensus", "EnsureCrypto", "Ledger"],
+            path: "Node/Storage"),
         .target(name: "NodeConfig", dependencies: ["Codec", "EnsureCrypto", "Ledger"], path: "Node/Config"),
         .target(name: "Consensus", dependencies: ["Codec", "EnsureCrypto", "Ledger"], path: "Consensus/Core"),
         .target(name: "Mempool", dependencies: ["Codec", "EnsureCrypto", "Ledger"], path: "Node/Mempool"),
@@ -66,13 +68,15 @@ let package = Package(
                 "Codec", "EnsureCrypto", "Ledger",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
             ],
             path: "Node/API"
         ),
         .target(
             name: "Daemon",
             dependencies: [
-                "API", "Codec", "Consensus", "EnsureCrypto", "Ledger", "Mempool", "PeerNetwork", "NodeConfig", "Storage",
+                "API", "Codec", "Consensus", "EnsureCrypto", "Ledger", "Mempool", "PeerNetwork", "NodeConfig",
+                "Storage",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

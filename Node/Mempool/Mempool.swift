@@ -43,6 +43,15 @@ public struct Mempool: Sendable {
     /// The pending transaction with this id, if any.
     public func transaction(_ id: Digest) -> Transaction? { entries[id]?.transaction }
 
+    /// The first sequence number after `committedNext` that no pending transaction of `signer` holds: what a
+    /// client should sign next so its transaction follows the ones already waiting.
+    public func nextFreeSequence(of signer: Ed25519PublicKey, committedNext: UInt64) -> UInt64 {
+        guard let queue = signers[signer] else { return committedNext }
+        var sequence = max(committedNext, queue.nextExpected)
+        while queue.bySequence[sequence] != nil { sequence += 1 }
+        return sequence
+    }
+
     // MARK: Admission
 
     /// Decodes gossiped or submitted bytes and admits the transaction through the same checks as

@@ -1,0 +1,586 @@
+public import API
+import Codec
+public import Consensus
+public import EnsureCrypto
+import Foundation
+public import Ledger
+public import Logging
+public import Mempool
+public import Storage
+
+/// A message the engine hands to the transport: to one peer, or to every connected peer.
+public enum OutgoingMessage: Sendable {
+    /// To one peer.
+    case send([UInt8], to: Ed25519PublicKey)
+    /// To every connected peer.
+    case broadcast([UInt8])
+}
+
+/// Settings of a ``NodeEngine`` that do not come from genesis.
+public struct EngineSettings: Sendable {
+    /// The consensus timeouts.
+    public var consensus: ConsensusConfiguration
+    /// The mempool limits.
+    public var mempool: MempoolConfiguration
+    /// How often the node tells peers its committed height and checks whether it is behind.
+    public var statusInterval: Duration = .seconds(1)
+    /// How far behind the best peer the node must be before it fetches committed blocks from the store.
+    public var syncLag: UInt64 = 8
+    /// How long without a new commit before a node that is behind at all starts fetching.
+    public var stallTimeout: Duration = .seconds(3)
+    /// How often buffered transaction gossip is flushed.
+    public var gossipInterval: Duration = .milliseconds(20)
+    /// How long a leader with nothing to propose and nothing in flight waits for a transaction before it
+    /// proposes an empty block. It must stay well below the round timeout.
+    public var idleProposalDelay: Duration = .milliseconds(500)
+
+    /// Creates settings.
+    public init(consensus: ConsensusConfiguration, mempool: MempoolConfiguration) {
+        self.consensus = consensus
+        self.mempool = mempool
+    }
+}
+
+/// The node's single point of serialization: the consensus core, the mempool and the executor live here, and
+/// every input (peer message, timer, client submission, tick) is one call on this actor. Outputs leave through
+/// ``outgoing`` so no transport call is awaited while protocol state is half updated.
+public actor NodeEngine: NodeService {
+    /// Messages for the transport, in order.
+    public nonisolated let outgoing: AsyncStream<OutgoingMessage>
+    private let outgoingContinuation: AsyncStream<OutgoingMessage>.Continuation
+
+    private let genesis: Genesis
+    private let genesisBlock: Block
+    private let validators: ValidatorSet
+    private let key: Ed25519PrivateKey
+    private let me: Ed25519PublicKey
+    private let settings: EngineSettings
+    private let safety: any SafetyStatePersistence
+    private let executor: LedgerExecutor
+    private var core: ConsensusCore
+    private var mempool: Mempool
+    private let logger: Logger
+    private let clock = ContinuousClock()
+    private let startInstant: ContinuousClock.Instant
+
+    private var timer: Task<Void, Never>?
+    private var deferredPayload: PayloadRequest?
+    private var gossipBuffer: [Transaction] = []
+    private var peerHeights: [Ed25519PublicKey: UInt64] = [:]
+    private var connectedPeers: [Ed25519PublicKey] = []
+    private var lastCommitInstant: ContinuousClock.Instant
+    private var syncRequest: (peer: Ed25519PublicKey, height: UInt64, sent: ContinuousClock.Instant)?
+    private var dropped: [Digest: String] = [:]
+    private var droppedOrder: [Digest] = []
+    private(set) var failure: ApplicationStateError?
+    private var stopped = false
+
+    /// Counters for logs, status and benchmarks.
+    public private(set) var committedTransactions: UInt64 = 0
+
+    /// Creates the engine over an opened block store; the core resumes from the store's committed tip.
+    public init(
+        genesis: Genesis, key: Ed25519PrivateKey, store: BlockStore, safety: any SafetyStatePersistence,
+        settings: EngineSettings, logger: Logger
+    ) throws(NodeStartError) {
+        let validators: ValidatorSet
+        do {
+            validators = try genesis.validatorSet()
+        } catch {
+            throw .genesis("\(error)")
+        }
+        let genesisBlock = ConsensusCore.genesisBlock(
+            chainID: genesis.chainID, validators: validators, timestamp: genesis.genesisTime)
+        let executor: LedgerExecutor
+        do {
+            executor = try LedgerExecutor(genesis: genesis, genesisBlock: genesisBlock, store: store)
+        } catch {
+            throw .state("\(error)")
+        }
+        self.genesis = genesis
+        self.genesisBlock = genesisBlock
+        self.validators = validators
+        self.key = key
+        self.me = key.publicKey
+        self.settings = settings
+        self.safety = safety
+        self.executor = executor
+        self.logger = logger
+        self.mempool = Mempool(configuration: settings.mempool)
+        self.core = try Self.makeCore(
+            executor: executor, genesis: genesis, genesisBlock: genesisBlock, validators: validators, key: key,
+            settings: settings, safety: safety)
+        (outgoing, outgoingContinuation) = AsyncStream.makeStream(of: OutgoingMessage.self)
+        startInstant = clock.now
+        lastCommitInstant = clock.now
+    }
+
+    private static func makeCore(
+        executor: LedgerExecutor, genesis: Genesis, genesisBlock: Block, validators: ValidatorSet,
+        key: Ed25519PrivateKey, settings: EngineSettings, safety: any SafetyStatePersistence
+    ) throws(NodeStartError) -> ConsensusCore {
+        let tip = executor.committedHeader
+        do {
+            if tip.height == 0 {
+                return try ConsensusCore(
+                    configuration: settings.consensus, genesis: genesisBlock, genesisValidators: validators,
+                    signer: Ed25519ConsensusSigner(key: key), verifier: Ed25519SignatureVerifier(),
+                    persistence: safety)
+            }
+            guard let root = try executor.store.block(atHeight: tip.height),
+                let certificate = try executor.store.certificate(atHeight: tip.height)
+            else { throw NodeStartError.state("the committed tip at height \(tip.height) is missing") }
+            return try ConsensusCore(
+                configuration: settings.consensus, root: root, rootCertificate: certificate, epoch: 0,
+                validators: validators, signer: Ed25519ConsensusSigner(key: key),
+                verifier: Ed25519SignatureVerifier(), persistence: safety)
+        } catch let error as NodeStartError {
+            throw error
+        } catch {
+            throw .state("cannot start consensus: \(error)")
+        }
+    }
+
+    private var isValidator: Bool { validators.contains(me) }
+
+    // MARK: Inputs
+
+    /// Starts consensus: arms the first timer and, if this node leads, proposes.
+    public func start() {
+        logger.info(
+            "node starting",
+            metadata: [
+                "height": "\(executor.committedHeader.height)",
+                "block": "\(executor.committedHeader.id.hex.prefix(16))",
+                "role": "\(isValidator ? "validator" : "observer")", "validators": "\(validators.count)",
+            ])
+        run(.start)
+    }
+
+    /// Stops timers and output; later inputs are ignored.
+    public func stop() {
+        stopped = true
+        timer?.cancel()
+        timer = nil
+        outgoingContinuation.finish()
+    }
+
+    /// Handles one message from an authenticated peer.
+    public func receive(_ bytes: [UInt8], from peer: Ed25519PublicKey) {
+        guard !stopped else { return }
+        let message: NodeMessage
+        do {
+            message = try NodeMessage.decode(canonical: bytes, field: "message")
+        } catch {
+            logger.warning("refused a peer message", metadata: ["peer": "\(peer.keyID)", "reason": "\(error)"])
+            return
+        }
+        switch message {
+        case .consensus(let message):
+            run(.message(message, from: peer))
+        case .transactions(let transactions):
+            for transaction in transactions { admit(transaction, from: .peer(peer)) }
+        case .syncStatus(let height):
+            peerHeights[peer] = height
+        case .syncRequest(let height, let count):
+            serveSync(from: height, count: count, to: peer)
+        case .syncResponse(let blocks):
+            applySync(blocks, from: peer)
+        }
+    }
+
+    /// A periodic tick: tell peers our height, flush gossip, expire old transactions, decide whether to sync.
+    public func tick() {
+        guard !stopped else { return }
+        let height = executor.committedHeader.height
+        send(.broadcast(encode(.syncStatus(height: height))))
+        mempool.removeExpired(now: clock.now - startInstant)
+        maybeRequestSync()
+    }
+
+    /// Sends buffered transaction gossip.
+    public func flushGossip() {
+        guard !stopped, !gossipBuffer.isEmpty else { return }
+        let batch = gossipBuffer
+        gossipBuffer = []
+        var start = 0
+        while start < batch.count {
+            let end = min(batch.count, start + NodeMessage.maxGossipTransactions)
+            send(.broadcast(encode(.transactions(Array(batch[start..<end])))))
+            start = end
+        }
+    }
+
+    /// Records which peers are connected, for status.
+    public func setConnectedPeers(_ peers: [Ed25519PublicKey]) {
+        connectedPeers = peers.sorted()
+    }
+
+    private func timerFired(epoch: UInt64, round: UInt64) {
+        guard !stopped else { return }
+        run(.timerFired(epoch: epoch, round: round))
+    }
+
+    // MARK: Consensus
+
+    private func run(_ first: ConsensusEvent) {
+        var queue: [ConsensusEvent] = [first]
+        var index = 0
+        while index < queue.count, failure == nil {
+            let event = queue[index]
+            index += 1
+            let step = core.handle(event)
+            if let rejection = step.rejection {
+                logger.debug("consensus refused an event", metadata: ["reason": "\(rejection)"])
+            }
+            for action in step.actions { perform(action, &queue) }
+        }
+    }
+
+    private func perform(_ action: ConsensusAction, _ queue: inout [ConsensusEvent]) {
+        switch action {
+        case .send(let message, let peer):
+            if peer == me {
+                queue.append(.message(message, from: me))
+            } else {
+                send(.send(encode(.consensus(message)), to: peer))
+            }
+        case .broadcast(let message):
+            send(.broadcast(encode(.consensus(message))))
+            queue.append(.message(message, from: me))
+        case .setTimer(let epoch, let round, let milliseconds):
+            timer?.cancel()
+            timer = Task { [weak self] in
+                try? await Task.sleep(for: .milliseconds(milliseconds))
+                guard !Task.isCancelled else { return }
+                await self?.timerFired(epoch: epoch, round: round)
+            }
+        case .requestPayload(let request):
+            if shouldWaitForTransactions(request) {
+                deferPayload(request)
+            } else {
+                queue.append(.payloadReady(buildBlock(request)))
+            }
+        case .execute(let block):
+            do throws(ExecutionError) {
+                try executor.execute(block)
+                queue.append(.executed(blockID: block.id, .valid(nextValidators: nil)))
+            } catch {
+                logger.warning(
+                    "block does not execute",
+                    metadata: [
+                        "height": "\(block.header.height)", "block": "\(block.id.hex.prefix(16))",
+                        "reason": "\(error)",
+                    ])
+                queue.append(.executed(blockID: block.id, .invalid(reason: error.description)))
+            }
+        case .commit(let block, let certificate):
+            commit(block, certificate: certificate)
+        case .enterEpoch(let epoch, let validators):
+            logger.notice("entered epoch", metadata: ["epoch": "\(epoch)", "validators": "\(validators.count)"])
+        case .reportEvidence(let evidence):
+            logger.error("validator equivocated", metadata: ["evidence": "\(evidence)"])
+        }
+    }
+
+    /// An idle chain would otherwise make empty blocks as fast as the network allows.
+    private func shouldWaitForTransactions(_ request: PayloadRequest) -> Bool {
+        guard mempool.count == 0, !request.mustBeEmpty else { return false }
+        return executor.uncommittedTransactionIDs(through: request.parent.id).isEmpty
+    }
+
+    private func deferPayload(_ request: PayloadRequest) {
+        deferredPayload = request
+        let delay = settings.idleProposalDelay
+        Task { [weak self] in
+            try? await Task.sleep(for: delay)
+            await self?.proposeDeferred(request)
+        }
+    }
+
+    private func proposeDeferred(_ request: PayloadRequest? = nil) {
+        guard !stopped, let pending = deferredPayload, request == nil || request == pending else { return }
+        deferredPayload = nil
+        run(.payloadReady(buildBlock(pending)))
+    }
+
+    private func buildBlock(_ request: PayloadRequest) -> Block {
+        let parentID = request.parent.id
+        var transactions: [Transaction] = []
+        if !request.mustBeEmpty {
+            let exclude = executor.uncommittedTransactionIDs(through: parentID)
+            let candidates = mempool.reap(
+                maxCount: Int(genesis.parameters.maxBlockTransactions),
+                maxBytes: Int(min(genesis.parameters.maxBlockBytes, UInt64(LedgerLimits.blockBytes))) - 64 * 1024,
+                excluding: exclude)
+            transactions = executor.selectExecutable(candidates, parentID: parentID)
+        }
+        let now = UInt64(Date().timeIntervalSince1970 * 1000)
+        var header = BlockHeader(
+            chainID: genesis.chainID, epoch: request.epoch, height: request.parent.height + 1, round: request.round,
+            parentID: parentID, proposer: me, timestamp: max(now, request.parent.timestamp),
+            transactionRoot: Block.transactionRoot(of: transactions), transactionCount: UInt64(transactions.count),
+            incidentLogSize: 0, incidentLogRoot: MerkleHash.emptyRoot, stateRoot: .zero,
+            validatorSetHash: request.validatorSetHash)
+        header.stateRoot = executor.stateRoot(forChildOf: parentID, header: header) ?? .zero
+        return Block(header: header, justify: request.justify, transactions: transactions)
+    }
+
+    private func commit(_ block: Block, certificate: QuorumCertificate) {
+        guard failure == nil else { return }
+        do throws(ApplicationStateError) {
+            try executor.commit(block, certificate: certificate)
+        } catch {
+            failure = error
+            logger.critical(
+                "cannot write a committed block; stopping",
+                metadata: ["height": "\(block.header.height)", "reason": "\(error)"])
+            return
+        }
+        afterCommit(block)
+    }
+
+    private func afterCommit(_ block: Block) {
+        lastCommitInstant = clock.now
+        committedTransactions += UInt64(block.transactions.count)
+        let removals = mempool.update(
+            committed: block.transactions, policy: CommittedPolicy(executor: executor), now: clock.now - startInstant)
+        for id in removals.stale {
+            remember(dropped: id, reason: "its sequence number was used by another transaction")
+        }
+        for id in removals.unauthorized { remember(dropped: id, reason: "its signer is no longer authorized") }
+        for id in removals.expired { remember(dropped: id, reason: "a lower sequence number never arrived") }
+        logger.info(
+            "committed block",
+            metadata: [
+                "height": "\(block.header.height)", "round": "\(block.header.round)",
+                "block": "\(block.id.hex.prefix(16))", "txs": "\(block.transactions.count)",
+                "mempool": "\(mempool.count)",
+            ])
+    }
+
+    private func remember(dropped id: Digest, reason: String) {
+        dropped[id] = reason
+        droppedOrder.append(id)
+        if droppedOrder.count > 10_000 {
+            for old in droppedOrder.prefix(5_000) { dropped.removeValue(forKey: old) }
+            droppedOrder.removeFirst(5_000)
+        }
+    }
+
+    // MARK: Block sync
+
+    private func serveSync(from height: UInt64, count: UInt64, to peer: Ed25519PublicKey) {
+        var blocks: [CertifiedBlock] = []
+        var bytes = 0
+        let limit = settings.mempool.maxBytes / 8
+        var cursor = height
+        while UInt64(blocks.count) < min(count, UInt64(NodeMessage.maxSyncBlocks)) {
+            guard let block = try? executor.store.block(atHeight: cursor),
+                let certificate = try? executor.store.certificate(atHeight: cursor)
+            else { break }
+            bytes += block.canonicalBytes.count
+            if !blocks.isEmpty, bytes > limit { break }
+            blocks.append(CertifiedBlock(block: block, certificate: certificate))
+            cursor += 1
+        }
+        guard !blocks.isEmpty else { return }
+        send(.send(encode(.syncResponse(blocks)), to: peer))
+    }
+
+    private func maybeRequestSync() {
+        let height = executor.committedHeader.height
+        if let pending = syncRequest, clock.now - pending.sent < .seconds(5) { return }
+        syncRequest = nil
+        let connected = Set(connectedPeers)
+        guard let (peer, best) = peerHeights.filter({ connected.contains($0.key) }).max(by: { $0.value < $1.value }),
+            best > height
+        else { return }
+        let stalled = clock.now - lastCommitInstant > settings.stallTimeout
+        guard best - height >= settings.syncLag || stalled else { return }
+        syncRequest = (peer, height + 1, clock.now)
+        logger.info(
+            "fetching committed blocks",
+            metadata: ["from": "\(height + 1)", "peer": "\(peer.keyID)", "best": "\(best)"])
+        send(.send(encode(.syncRequest(height: height + 1, count: UInt64(NodeMessage.maxSyncBlocks))), to: peer))
+    }
+
+    private func applySync(_ blocks: [CertifiedBlock], from peer: Ed25519PublicKey) {
+        guard let pending = syncRequest, pending.peer == peer else { return }
+        syncRequest = nil
+        let accepted: [CertifiedBlock]
+        do throws(SyncError) {
+            accepted = try BlockSyncVerifier.committedPrefix(
+                of: blocks.filter { $0.block.header.height > executor.committedHeader.height },
+                after: executor.committedHeader, validators: validators)
+        } catch {
+            logger.warning("refused a sync response", metadata: ["peer": "\(peer.keyID)", "reason": "\(error)"])
+            return
+        }
+        guard !accepted.isEmpty else { return }
+        executor.resetSpeculation()
+        for item in accepted {
+            do throws(ApplicationStateError) {
+                try executor.applyCommitted(item.block, certificate: item.certificate)
+            } catch {
+                failure = error
+                logger.critical("cannot apply a synced block; stopping", metadata: ["reason": "\(error)"])
+                return
+            }
+            afterCommit(item.block)
+        }
+        do throws(NodeStartError) {
+            core = try Self.makeCore(
+                executor: executor, genesis: genesis, genesisBlock: genesisBlock, validators: validators, key: key,
+                settings: settings, safety: safety)
+        } catch {
+            failure = .storage("cannot restart consensus after sync: \(error)")
+            logger.critical("cannot restart consensus after sync; stopping", metadata: ["reason": "\(error)"])
+            return
+        }
+        logger.info(
+            "caught up from peer",
+            metadata: ["height": "\(executor.committedHeader.height)", "peer": "\(peer.keyID)"])
+        run(.start)
+        maybeRequestSync()
+    }
+
+    // MARK: Transactions
+
+    @discardableResult
+    private func admit(_ transaction: Transaction, from origin: TransactionOrigin) -> SubmissionResult {
+        let id = transaction.id
+        if let location = executor.location(of: id) {
+            return .alreadyCommitted(id: id, height: location.height)
+        }
+        if transaction.kind == .notarize,
+            (try? NotarizePayload.decode(canonical: transaction.payload, field: "payload")) == nil
+        {
+            return .rejected(.init(code: .invalidPayload, detail: "the payload is not a notarize payload"))
+        }
+        do throws(MempoolRejection) {
+            let outcome = try mempool.admit(
+                transaction, from: origin, policy: CommittedPolicy(executor: executor), now: clock.now - startInstant)
+            if case .added = outcome {
+                executor.markVerified(id)
+                dropped.removeValue(forKey: id)
+                if origin == .local { gossipBuffer.append(transaction) }
+                if deferredPayload != nil { proposeDeferred() }
+            }
+            return .accepted(id: id)
+        } catch {
+            return .rejected(Self.rejection(error))
+        }
+    }
+
+    static func rejection(_ error: MempoolRejection) -> SubmissionRejection {
+        let code: SubmissionRejection.Code
+        switch error {
+        case .malformed: code = .malformed
+        case .wrongChain: code = .wrongChain
+        case .oversize: code = .oversize
+        case .badSignature: code = .badSignature
+        case .unauthorized: code = .unauthorized
+        case .staleSequence: code = .staleSequence
+        case .sequenceTooFarAhead: code = .sequenceTooFarAhead
+        case .conflictingSequence: code = .conflictingSequence
+        case .signerLimit: code = .signerLimit
+        case .mempoolFull: code = .mempoolFull
+        }
+        return SubmissionRejection(code: code, detail: error.description)
+    }
+
+    // MARK: NodeService
+
+    public func submit(transaction bytes: [UInt8]) async -> SubmissionResult {
+        guard !stopped, failure == nil else {
+            return .rejected(.init(code: .unavailable, detail: "the node is stopping"))
+        }
+        let transaction: Transaction
+        do {
+            transaction = try Transaction.decode(canonical: bytes, field: "transaction")
+        } catch {
+            return .rejected(.init(code: .malformed, detail: "\(error)"))
+        }
+        return admit(transaction, from: .local)
+    }
+
+    public func transactionStatus(_ id: Digest) async -> TransactionStatus {
+        if let location = executor.location(of: id) {
+            let blockID = (try? executor.store.block(atHeight: location.height))?.id ?? .zero
+            return .committed(height: location.height, index: location.index, blockID: blockID)
+        }
+        if mempool.contains(id) { return .pending }
+        if let reason = dropped[id] { return .dropped(reason: reason) }
+        return .unknown
+    }
+
+    public func block(atHeight height: UInt64) async -> CommittedBlock? {
+        guard let block = try? executor.store.block(atHeight: height),
+            let certificate = try? executor.store.certificate(atHeight: height)
+        else { return nil }
+        return CommittedBlock(block: block, certificate: certificate)
+    }
+
+    public func notarization(of digest: Digest) async -> NotarizationRecord? {
+        executor.notarization(of: digest)
+    }
+
+    public func nextSequence(for signer: Ed25519PublicKey) async -> UInt64 {
+        mempool.nextFreeSequence(of: signer, committedNext: executor.committedNextSequence(of: signer))
+    }
+
+    public func status() async -> NodeStatus {
+        let tip = executor.committedHeader
+        return NodeStatus(
+            chainID: genesis.chainID, nodeKey: me, role: isValidator ? .validator : .observer, height: tip.height,
+            blockID: tip.id, round: core.currentRound, epoch: core.epoch, peers: connectedPeers,
+            mempoolTransactions: mempool.count, mempoolBytes: mempool.totalBytes, syncing: syncRequest != nil)
+    }
+
+    // MARK: Helpers
+
+    private func send(_ message: OutgoingMessage) {
+        guard !stopped else { return }
+        outgoingContinuation.yield(message)
+    }
+
+    private func encode(_ message: NodeMessage) -> [UInt8] { message.canonicalBytes }
+}
+
+/// Committed state as the mempool sees it.
+struct CommittedPolicy: AdmissionPolicy {
+    let executor: LedgerExecutor
+
+    func isAuthorized(signer: Ed25519PublicKey, kind: TransactionKind) -> Bool {
+        executor.isAuthorized(signer: signer, kind: kind)
+    }
+
+    func nextExpectedSequence(of signer: Ed25519PublicKey) -> UInt64 {
+        executor.committedNextSequence(of: signer)
+    }
+}
+
+/// Why a node cannot start.
+public enum NodeStartError: Error, Equatable, Sendable, CustomStringConvertible {
+    /// The configuration is wrong.
+    case configuration(String)
+    /// The genesis file is wrong.
+    case genesis(String)
+    /// The node key cannot be read.
+    case key(String)
+    /// The data directory cannot be opened or holds another chain.
+    case state(String)
+    /// A listening socket cannot be opened.
+    case network(String)
+
+    public var description: String {
+        switch self {
+        case .configuration(let reason): return "configuration: \(reason)"
+        case .genesis(let reason): return "genesis: \(reason)"
+        case .key(let reason): return "node key: \(reason)"
+        case .state(let reason): return "data directory: \(reason)"
+        case .network(let reason): return "network: \(reason)"
+        }
+    }
+}

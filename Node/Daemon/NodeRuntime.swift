@@ -1,0 +1,232 @@
+import API
+import Consensus
+public import EnsureCrypto
+import Foundation
+public import Ledger
+public import Logging
+import Mempool
+public import NodeConfig
+import PeerNetwork
+import ServiceLifecycle
+import Storage
+import UnixSignals
+
+/// Everything a node needs, read and checked from its home directory before anything starts.
+public struct NodeSetup: Sendable {
+    /// The home directory.
+    public let home: String
+    /// `config.toml`.
+    public let configuration: NodeConfiguration
+    /// The genesis file.
+    public let genesis: Genesis
+    /// The node key.
+    public let key: Ed25519PrivateKey
+
+    /// Reads and checks config, genesis and key from `home`; nothing is created or changed.
+    public static func load(home: String, passphrase: String? = nil) throws(NodeStartError) -> NodeSetup {
+        let configuration: NodeConfiguration
+        do {
+            configuration = try NodeConfiguration.load(home: home)
+        } catch {
+            throw .configuration("\(error)")
+        }
+        let genesisPath = configuration.genesisFilePath(home: home)
+        guard let genesisBytes = FileManager.default.contents(atPath: genesisPath) else {
+            throw .genesis("cannot read \(genesisPath)")
+        }
+        let genesis: Genesis
+        do {
+            genesis = try Genesis.decode(json: Array(genesisBytes))
+            try genesis.validate()
+        } catch {
+            throw .genesis("\(genesisPath): \(error)")
+        }
+        let keyPath = configuration.keyFilePath(home: home)
+        let key: Ed25519PrivateKey
+        do {
+            key = try KeyFile.read(from: keyPath, passphrase: passphrase).privateKey
+        } catch {
+            throw .key("\(error)")
+        }
+        let members = Set(genesis.validators.map(\.nodeKey)).union(genesis.observers)
+        guard members.contains(key.publicKey) else {
+            throw .key(
+                "\(keyPath) holds \(key.publicKey.keyID), which genesis names neither as a validator nor as an observer"
+            )
+        }
+        return NodeSetup(home: home, configuration: configuration, genesis: genesis, key: key)
+    }
+
+    /// The log level from the configuration.
+    public var logLevel: Logger.Level {
+        Logger.Level(rawValue: configuration.node.logLevel.rawValue) ?? .info
+    }
+}
+
+/// One running node: the engine, the peer transport and the HTTP API in one `ServiceGroup`, which stops them
+/// in reverse order on SIGTERM or SIGINT.
+public struct NodeRuntime: Sendable {
+    /// The checked setup.
+    public let setup: NodeSetup
+    private let logger: Logger
+
+    /// Creates a runtime for `setup`, logging to `logger`.
+    public init(setup: NodeSetup, logger: Logger) {
+        self.setup = setup
+        self.logger = logger
+    }
+
+    /// Opens the data directory, starts every service and runs until a shutdown signal, then stops cleanly.
+    /// Throws when the node cannot start or when a service fails.
+    public func run() async throws {
+        let configuration = setup.configuration
+        let dataPath = configuration.dataDirectoryPath(home: setup.home)
+        do {
+            try FileManager.default.createDirectory(
+                atPath: dataPath, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        } catch {
+            throw NodeStartError.state("cannot create \(dataPath): \(error.localizedDescription)")
+        }
+        let database: LevelDB
+        let store: BlockStore
+        do {
+            database = try LevelDB(path: (dataPath as NSString).appendingPathComponent("ledger"))
+            store = try BlockStore(database: database)
+        } catch {
+            throw NodeStartError.state("\(dataPath): \(error)")
+        }
+        let safety = LevelDBSafetyStateStore(database: database)
+
+        let genesis = setup.genesis
+        let mempoolConfiguration: MempoolConfiguration
+        do {
+            mempoolConfiguration = try MempoolConfiguration(
+                chainID: genesis.chainID, maxTransactions: configuration.mempool.maxTransactions,
+                maxBytes: configuration.mempool.maxBytes, maxPerSigner: configuration.mempool.maxPerSigner,
+                sequenceWindow: UInt64(configuration.mempool.sequenceWindow))
+        } catch {
+            throw NodeStartError.configuration("\(error)")
+        }
+        let consensus = ConsensusConfiguration(
+            chainID: genesis.chainID, baseTimeoutMilliseconds: UInt64(configuration.consensus.baseTimeoutMs),
+            maxBackoffExponent: Self.backoffExponent(
+                base: configuration.consensus.baseTimeoutMs, max: configuration.consensus.maxTimeoutMs))
+        var taggedLogger = logger
+        taggedLogger[metadataKey: "node"] = "\(setup.key.publicKey.keyID)"
+        let nodeLogger = taggedLogger
+        let engine = try NodeEngine(
+            genesis: genesis, key: setup.key, store: store, safety: safety,
+            settings: EngineSettings(consensus: consensus, mempool: mempoolConfiguration), logger: nodeLogger)
+
+        let members = Set(genesis.validators.map(\.nodeKey)).union(genesis.observers)
+        let transportConfiguration: PeerTransportConfiguration
+        do {
+            transportConfiguration = try PeerTransportConfiguration(
+                identity: setup.key, chainID: genesis.chainID, listenHost: configuration.p2p.listenAddress.host,
+                listenPort: configuration.p2p.listenAddress.port,
+                peers: configuration.p2p.peers.filter { $0.key != setup.key.publicKey }.map {
+                    PeerAddress(key: $0.key, host: $0.address.host, port: $0.address.port)
+                },
+                authorizer: .only(members),
+                limits: TransportLimits(
+                    maximumMessageByteCount: configuration.p2p.maxFrameBytes,
+                    outboundQueueMessageCount: configuration.p2p.outboundQueueMessages,
+                    outboundQueueByteCount: configuration.p2p.outboundQueueBytes,
+                    inboundBufferMessageCount: configuration.p2p.inboundBufferMessages,
+                    inboundBufferByteCount: configuration.p2p.inboundBufferBytes))
+        } catch {
+            throw NodeStartError.configuration("p2p: \(error)")
+        }
+        let transport = PeerTransport(configuration: transportConfiguration, logger: nodeLogger)
+        let api = APIServer(
+            node: engine, host: configuration.api.listenAddress.host, port: configuration.api.listenAddress.port,
+            logger: nodeLogger
+        ).makeApplication { port in
+            nodeLogger.info("API listening", metadata: ["port": "\(port)"])
+        }
+        let engineService = EngineService(engine: engine, transport: transport, logger: nodeLogger)
+        let group = ServiceGroup(
+            configuration: ServiceGroupConfiguration(
+                services: [
+                    .init(service: engineService, successTerminationBehavior: .gracefullyShutdownGroup),
+                    .init(service: api, successTerminationBehavior: .gracefullyShutdownGroup),
+                ],
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: nodeLogger))
+        try await group.run()
+        nodeLogger.info("node stopped")
+    }
+
+    static func backoffExponent(base: Int, max: Int) -> UInt64 {
+        var exponent: UInt64 = 0
+        while exponent < 16, base << (exponent + 1) <= max { exponent += 1 }
+        return exponent
+    }
+}
+
+/// Runs the engine's loops over the transport: inbound messages, outbound messages, peer events, the status
+/// tick and the gossip flush. On graceful shutdown it stops the engine, then the transport.
+struct EngineService: Service {
+    let engine: NodeEngine
+    let transport: PeerTransport
+    let logger: Logger
+
+    func run() async throws {
+        let port: Int
+        do {
+            port = try await transport.start()
+        } catch {
+            throw NodeStartError.network("cannot listen for peers: \(error)")
+        }
+        logger.info("peer transport listening", metadata: ["port": "\(port)"])
+        await engine.start()
+        let engine = self.engine
+        let transport = self.transport
+        let failed = await withTaskGroup(of: Bool.self) { group in
+            group.addTask {
+                for await message in transport.inbound {
+                    await engine.receive(message.bytes, from: message.peer)
+                }
+                return false
+            }
+            group.addTask {
+                for await message in engine.outgoing {
+                    switch message {
+                    case .send(let bytes, let peer): try? await transport.send(bytes, to: peer)
+                    case .broadcast(let bytes): _ = try? await transport.broadcast(bytes)
+                    }
+                }
+                return false
+            }
+            group.addTask {
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: .milliseconds(20))
+                    await engine.flushGossip()
+                }
+                return false
+            }
+            group.addTask {
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: .seconds(1))
+                    await engine.setConnectedPeers(await transport.connectedPeers())
+                    await engine.tick()
+                    if await engine.failure != nil { return true }
+                }
+                return false
+            }
+            group.addTask {
+                try? await gracefulShutdown()
+                return false
+            }
+            let first = await group.next() ?? false
+            group.cancelAll()
+            await engine.stop()
+            await transport.shutdown()
+            return first
+        }
+        if failed, let failure = await engine.failure {
+            throw NodeStartError.state("\(failure)")
+        }
+        logger.info("engine stopped")
+    }
+}

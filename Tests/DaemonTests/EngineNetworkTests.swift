@@ -1,0 +1,214 @@
+import API
+import Codec
+import Consensus
+import Daemon
+import EnsureCrypto
+import Foundation
+import Ledger
+import Logging
+import Mempool
+import Storage
+import Testing
+
+/// Four engines wired to each other in memory (no sockets): the engine, executor, mempool and consensus core
+/// together, with real LevelDB stores and real signatures.
+final class EngineCluster: @unchecked Sendable {
+    // Built once, then only read; the engines are actors.
+    let fixture = ChainFixture()
+    let directories: [TemporaryDirectory]
+    /// nil while an engine restarts, so the old one can release its LevelDB lock.
+    var slots: [NodeEngine?] = []
+    var engines: [NodeEngine] { slots.compactMap { $0 } }
+
+    func engine(_ index: Int) -> NodeEngine { slots[index]! }
+    var routers: [Task<Void, Never>] = []
+    var tickers: [Int: Task<Void, Never>] = [:]
+
+    init() throws {
+        directories = (0..<4).map { _ in TemporaryDirectory() }
+        for index in 0..<4 { slots.append(try makeEngine(index)) }
+    }
+
+    func makeEngine(_ index: Int) throws -> NodeEngine {
+        let database = try LevelDB(path: directories[index].path + "/ledger")
+        let store = try BlockStore(database: database)
+        var settings = EngineSettings(
+            consensus: ConsensusConfiguration(
+                chainID: fixture.chainID, baseTimeoutMilliseconds: 1000, maxBackoffExponent: 2),
+            mempool: try MempoolConfiguration(chainID: fixture.chainID))
+        settings.idleProposalDelay = .milliseconds(50)
+        settings.statusInterval = .milliseconds(200)
+        var logger = Logger(label: "engine-\(index)")
+        logger.logLevel = .critical
+        return try NodeEngine(
+            genesis: fixture.genesis, key: fixture.validatorKeys[index], store: store,
+            safety: LevelDBSafetyStateStore(database: database), settings: settings, logger: logger)
+    }
+
+    /// Starts engine `index` and routes its output to the others that are up.
+    func start(_ index: Int) async {
+        let engine = engine(index)
+        let me = fixture.validatorKeys[index].publicKey
+        let keys = fixture.validatorKeys.map(\.publicKey)
+        await engine.setConnectedPeers(keys.filter { $0 != me })
+        await engine.start()
+        routers.append(
+            Task { [weak self] in
+                for await message in engine.outgoing {
+                    guard let self else { return }
+                    switch message {
+                    case .send(let bytes, let peer):
+                        if let target = keys.firstIndex(of: peer) { await self.slots[target]?.receive(bytes, from: me) }
+                    case .broadcast(let bytes):
+                        for target in keys.indices where keys[target] != me {
+                            await self.slots[target]?.receive(bytes, from: me)
+                        }
+                    }
+                }
+            })
+        tickers[index] =
+            (Task {
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: .milliseconds(200))
+                    await engine.flushGossip()
+                    await engine.tick()
+                }
+            })
+    }
+
+    func stopAll() async {
+        for engine in engines { await engine.stop() }
+        for task in routers + Array(tickers.values) { task.cancel() }
+    }
+
+    /// Stops engine `index` and opens a new one on its data directory once the old one let go of LevelDB.
+    func restart(_ index: Int) async throws {
+        await engine(index).stop()
+        tickers[index]?.cancel()
+        tickers[index] = nil
+        slots[index] = nil
+        for attempt in 0..<100 {
+            do {
+                slots[index] = try makeEngine(index)
+                return
+            } catch {
+                if attempt == 99 { throw error }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+        }
+    }
+
+    func waitUntil(_ what: String, seconds: Double = 180, _ condition: () async -> Bool) async throws {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            if await condition() { return }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        Issue.record("timed out waiting until \(what)")
+        throw CancellationError()
+    }
+}
+
+@Suite("Engines over an in-memory network", .serialized)
+struct EngineNetworkTests {
+    @Test("four engines commit submitted notarizations with identical blocks, state and index")
+    func commitTogether() async throws {
+        let cluster = try EngineCluster()
+        for index in 0..<4 { await cluster.start(index) }
+        var ids: [Digest] = []
+        for sequence in 1...30 {
+            let tx = cluster.fixture.notarize(
+                admin: sequence % 2, sequence: UInt64((sequence + 1) / 2), label: "tx \(sequence)")
+            let result = await cluster.engine(sequence % 4).submit(transaction: tx.canonicalBytes)
+            #expect(result == .accepted(id: tx.id))
+            ids.append(tx.id)
+        }
+        try await cluster.waitUntil("all 30 transactions commit on every engine") {
+            for engine in cluster.engines {
+                for id in ids {
+                    guard case .committed = await engine.transactionStatus(id) else { return false }
+                }
+            }
+            return true
+        }
+        var lowest = UInt64.max
+        for engine in cluster.engines { lowest = min(lowest, await engine.status().height) }
+        for height in 1...lowest {
+            var blockIDs = Set<Digest>()
+            for engine in cluster.engines { blockIDs.insert(await engine.block(atHeight: height)!.block.id) }
+            #expect(blockIDs.count == 1, "engines disagree at height \(height)")
+        }
+        // Submitting a committed transaction again changes nothing.
+        let first = cluster.fixture.notarize(admin: 1, sequence: 1, label: "tx 1")
+        let again = await cluster.engine(0).submit(transaction: first.canonicalBytes)
+        guard case .alreadyCommitted(let id, _) = again else {
+            Issue.record("expected alreadyCommitted, got \(again)")
+            return
+        }
+        #expect(id == first.id)
+        #expect(await cluster.engine(0).nextSequence(for: cluster.fixture.adminKeys[0].publicKey) == 16)
+        await cluster.stopAll()
+    }
+
+    @Test("bad submissions are refused with their code and leave the mempool unchanged")
+    func refusals() async throws {
+        let cluster = try EngineCluster()
+        let engine = cluster.engine(0)
+        let fixture = cluster.fixture
+        func code(_ result: SubmissionResult) -> SubmissionRejection.Code? {
+            if case .rejected(let rejection) = result { return rejection.code }
+            return nil
+        }
+        #expect(code(await engine.submit(transaction: [1, 2, 3])) == .malformed)
+        let payload = try NotarizePayload(digest: SHA256.hash([7]), label: "")
+        let byValidator = Transaction(
+            chainID: fixture.chainID, sequence: 1, kind: .notarize, payload: payload.canonicalBytes,
+            signedBy: fixture.validatorKeys[0])
+        #expect(code(await engine.submit(transaction: byValidator.canonicalBytes)) == .unauthorized)
+        let badPayload = Transaction(
+            chainID: fixture.chainID, sequence: 1, kind: .notarize, payload: [9, 9], signedBy: fixture.adminKeys[0])
+        #expect(code(await engine.submit(transaction: badPayload.canonicalBytes)) == .invalidPayload)
+        let otherChain = Transaction(
+            chainID: "other-chain", sequence: 1, kind: .notarize, payload: payload.canonicalBytes,
+            signedBy: fixture.adminKeys[0])
+        #expect(code(await engine.submit(transaction: otherChain.canonicalBytes)) == .wrongChain)
+        let good = fixture.notarize(sequence: 1)
+        let forged = Transaction(
+            chainID: good.chainID, signer: good.signer, sequence: good.sequence, kind: good.kind,
+            payload: fixture.notarize(sequence: 1, label: "x").payload, signature: good.signature)
+        #expect(code(await engine.submit(transaction: forged.canonicalBytes)) == .badSignature)
+        #expect(await engine.status().mempoolTransactions == 0)
+        #expect(await engine.submit(transaction: good.canonicalBytes) == .accepted(id: good.id))
+        #expect(await engine.status().mempoolTransactions == 1)
+        #expect(await engine.transactionStatus(good.id) == .pending)
+        #expect(await engine.nextSequence(for: fixture.adminKeys[0].publicKey) == 2)
+        await cluster.stopAll()
+    }
+
+    @Test("an engine restarted on its data directory keeps its blocks and rejoins")
+    func restart() async throws {
+        let cluster = try EngineCluster()
+        for index in 0..<4 { await cluster.start(index) }
+        let tx = cluster.fixture.notarize(sequence: 1, label: "before restart")
+        _ = await cluster.engine(1).submit(transaction: tx.canonicalBytes)
+        try await cluster.waitUntil("the transaction commits on engine 3") {
+            if case .committed = await cluster.engine(3).transactionStatus(tx.id) { return true }
+            return false
+        }
+        let before = await cluster.engine(3).status().height
+        try await cluster.restart(3)
+        #expect(await cluster.engine(3).status().height == before)
+        guard case .committed = await cluster.engine(3).transactionStatus(tx.id) else {
+            Issue.record("the committed transaction is gone after restart")
+            return
+        }
+        await cluster.start(3)
+        let after = cluster.fixture.notarize(sequence: 2, label: "after restart")
+        _ = await cluster.engine(0).submit(transaction: after.canonicalBytes)
+        try await cluster.waitUntil("the restarted engine commits a new transaction") {
+            if case .committed = await cluster.engine(3).transactionStatus(after.id) { return true }
+            return false
+        }
+        await cluster.stopAll()
+    }
+}
