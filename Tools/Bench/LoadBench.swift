@@ -924,6 +924,13 @@ struct LoadReport {
         return samples[min(max(rank, 1), samples.count) - 1]
     }
 
+    /// The most tx/s the signers can carry: each keeps at most ``LoadPlan/signerWindow`` transactions uncommitted,
+    /// for about the median commit latency.
+    var signerCeiling: Double? {
+        guard let median = latency(0.5), median.isFinite, median > 0 else { return nil }
+        return Double(plan.signers.count * plan.signerWindow) / median
+    }
+
     var throughputMet: Bool { ratio >= Self.throughputTarget }
     var latencyMet: Bool { (latency(0.99) ?? .infinity) <= Self.latencyTarget }
     var memoryMet: Bool {
@@ -941,6 +948,12 @@ struct LoadReport {
             lines.append(
                 "not offered: \(outcome.notOfferedSignerWindow) (every signer had \(plan.signerWindow) uncommitted), "
                     + "\(outcome.notOfferedConnections) (every connection had \(plan.pipeline) requests in flight)")
+        }
+        if outcome.notOfferedSignerWindow > 0, let ceiling = signerCeiling {
+            lines.append(
+                "signer ceiling: \(plan.signers.count) signers x \(plan.signerWindow) uncommitted / p50 "
+                    + "\(Self.formatSeconds(latency(0.5))) = \(Self.format(ceiling)) tx/s at most; more signing keys "
+                    + "(organizations) raise it")
         }
         let refusals = outcome.refusals.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }
         lines.append("refused: " + (refusals.isEmpty ? "none" : refusals.joined(separator: ", ")))
@@ -1008,6 +1021,7 @@ struct LoadReport {
         var failed: Int
         var refusals: [String: Int]
         var notOffered: NotOffered
+        var signerCeiling: Double?
         var stoppedSigners: [String]
         var committedInWindow: Int
         var committedRate: Double
@@ -1038,6 +1052,7 @@ struct LoadReport {
             accepted: outcome.accepted, retries: outcome.retries, failed: outcome.failed, refusals: outcome.refusals,
             notOffered: .init(
                 signerWindow: outcome.notOfferedSignerWindow, connections: outcome.notOfferedConnections),
+            signerCeiling: signerCeiling,
             stoppedSigners: outcome.stoppedSigners, committedInWindow: outcome.committedInWindow,
             committedRate: committedRate, ratioToBound: ratio, blocksInWindow: outcome.blocksInWindow,
             lastHeight: outcome.lastHeight, followErrors: outcome.followErrors,
