@@ -138,6 +138,10 @@ public struct NodeConfiguration: Hashable, Sendable {
         public var maxTransactions = 20_000
         /// Most pending bytes.
         public var maxBytes = 64 << 20
+        /// Most pending transactions of one signer (a plugin or an organization's batch job).
+        public var maxPerSigner = 4_096
+        /// How far ahead of its next committed sequence number a signer's pending transaction may be.
+        public var sequenceWindow = 8_192
     }
 
     /// `[consensus]`: this node's round timers.

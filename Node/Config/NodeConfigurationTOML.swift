@@ -78,6 +78,10 @@ extension NodeConfiguration {
             # Most pending transactions and bytes this node holds.
             max_transactions = \(mempool.maxTransactions)
             max_bytes = \(mempool.maxBytes)
+            # Most pending transactions of one signer, and how far ahead of its next committed sequence number
+            # a signer's transaction may be.
+            max_per_signer = \(mempool.maxPerSigner)
+            sequence_window = \(mempool.sequenceWindow)
 
             [consensus]
             # The first round timeout, and the cap of its doubling after failed rounds, in milliseconds.
@@ -221,6 +225,8 @@ private struct SectionReader {
             switch entry.key {
             case "max_transactions": mempool.maxTransactions = try integer(entry, in: 1...10_000_000)
             case "max_bytes": mempool.maxBytes = try integer(entry, in: 1024...(1 << 36))
+            case "max_per_signer": mempool.maxPerSigner = try integer(entry, in: 1...1_000_000)
+            case "sequence_window": mempool.sequenceWindow = try integer(entry, in: 1...1_000_000)
             default: throw unknown(entry)
             }
         }

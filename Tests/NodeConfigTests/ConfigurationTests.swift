@@ -120,6 +120,8 @@ struct NodeConfigurationTests {
             PeerEntry(key: peerKey, address: try #require(NetworkAddress(parsing: "node-1.example.org:7001")))
         ]
         configuration.mempool.maxTransactions = 5
+        configuration.mempool.maxPerSigner = 17
+        configuration.mempool.sequenceWindow = 33
         configuration.consensus.maxTimeoutMs = 2000
         let text = configuration.renderTOML()
         #expect(try NodeConfiguration(parsing: text) == configuration)
@@ -167,6 +169,19 @@ struct NodeConfigurationTests {
                 key: "api.listen_address", line: 2,
                 reason: "\"\(address)\" is not host:port (port 1-65535, IPv6 in brackets)")
         ) { try NodeConfiguration(parsing: "[api]\nlisten_address = \"\(address)\"") }
+    }
+
+    @Test("per-signer mempool limits parse, and zero is refused with the key and line")
+    func perSignerLimits() throws {
+        let parsed = try NodeConfiguration(parsing: "[mempool]\nmax_per_signer = 9\nsequence_window = 12")
+        #expect(parsed.mempool.maxPerSigner == 9)
+        #expect(parsed.mempool.sequenceWindow == 12)
+        #expect(throws: ConfigurationError.self) {
+            try NodeConfiguration(parsing: "[mempool]\nmax_per_signer = 0")
+        }
+        #expect(throws: ConfigurationError.self) {
+            try NodeConfiguration(parsing: "[mempool]\nsequence_window = -1")
+        }
     }
 
     @Test("good addresses parse", arguments: ["127.0.0.1:1", "localhost:65535", "[::1]:26656", "node-3.lan:80"])

@@ -11,6 +11,7 @@ struct Ensure: ParsableCommand {
             InitCommand.self,
             GenesisCommand.self,
             TestnetCommand.self,
+            NotarizeCommand.self, TransactionCommand.self, NotarizationCommand.self,
         ]
     )
 }

@@ -1,0 +1,219 @@
+import EnsureCrypto
+import Foundation
+public import Hummingbird
+public import Logging
+import NIOCore
+
+/// The request context of every API route: Hummingbird's core storage with the API's body limit.
+public struct APIRequestContext: RequestContext {
+    /// The largest request body the API reads: 1 MiB. Larger bodies are refused with 413.
+    public static let maxBodyBytes = 1 << 20
+
+    /// Hummingbird's per-request storage.
+    public var coreContext: CoreRequestContextStorage
+
+    /// Creates the context of one request.
+    public init(source: ApplicationRequestContextSource) {
+        coreContext = .init(source: source)
+    }
+
+    /// Bodies stop being read past ``maxBodyBytes``.
+    public var maxUploadSize: Int { Self.maxBodyBytes }
+}
+
+/// The node's HTTP API (see docs/api.md): the routes over a ``NodeService``, served by a Hummingbird
+/// `Application` that the daemon runs in its service group.
+public struct APIServer<Node: NodeService>: Sendable {
+    /// What the routes ask.
+    public let node: Node
+    /// The address to bind, for example `127.0.0.1`.
+    public let host: String
+    /// The port to bind; 0 lets the system choose one (learn it from `onServerRunning`).
+    public let port: Int
+    /// Where refused requests are logged (at debug) and server events go.
+    public let logger: Logger
+
+    /// Creates a server; nothing is bound until the application runs.
+    public init(node: Node, host: String, port: Int, logger: Logger) {
+        self.node = node
+        self.host = host
+        self.port = port
+        self.logger = logger
+    }
+
+    /// The application to run (it is a `Service`); `onServerRunning` receives the bound port once it listens.
+    public func makeApplication(
+        onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+    ) -> Application<RouterResponder<APIRequestContext>> {
+        Application(
+            router: makeRouter(),
+            configuration: .init(address: .hostname(host, port: port), serverName: "ensure-node"),
+            onServerRunning: { channel in
+                await onServerRunning(channel.localAddress?.port ?? 0)
+            },
+            logger: logger
+        )
+    }
+
+    /// Every route of the API behind the problem+json middleware.
+    public func makeRouter() -> Router<APIRequestContext> {
+        let router = Router(context: APIRequestContext.self)
+        router.add(middleware: ProblemMiddleware(logger: logger))
+        let routes = Routes(node: node)
+        router.get("/health") { _, _ in routes.health() }
+        router.get("/v1/status") { _, _ in await routes.status() }
+        router.post("/v1/transactions") { request, context in try await routes.submit(request, context: context) }
+        router.get("/v1/transactions/{id}") { _, context in try await routes.transaction(context.parameters.get("id")) }
+        router.get("/v1/blocks/{height}") { _, context in try await routes.block(context.parameters.get("height")) }
+        router.get("/v1/notarizations/{digest}") { _, context in
+            try await routes.notarization(context.parameters.get("digest"))
+        }
+        router.get("/v1/accounts/{key}") { _, context in try await routes.account(context.parameters.get("key")) }
+        return router
+    }
+}
+
+/// The handlers: each turns a request into a response or throws the ``APIProblem`` that says what was wrong.
+struct Routes<Node: NodeService>: Sendable {
+    let node: Node
+
+    func health() -> Response {
+        JSONBody.response(HealthBody(status: "ok"))
+    }
+
+    func status() async -> Response {
+        JSONBody.response(StatusBody(await node.status()))
+    }
+
+    func submit(_ request: Request, context: APIRequestContext) async throws(APIProblem) -> Response {
+        let bytes = try await Self.transactionBytes(of: request, context: context)
+        switch await node.submit(transaction: bytes) {
+        case .accepted(let id):
+            return JSONBody.response(SubmissionAnswer(id: id.hex, status: "pending"), status: .accepted)
+        case .alreadyCommitted(let id, let height):
+            return JSONBody.response(SubmissionAnswer(id: id.hex, status: "committed", height: height))
+        case .rejected(let rejection):
+            throw .rejected(rejection)
+        }
+    }
+
+    func transaction(_ parameter: String?) async throws(APIProblem) -> Response {
+        let id = try Self.digest(parameter, name: "transaction id")
+        let body: TransactionStatusBody
+        switch await node.transactionStatus(id) {
+        case .unknown:
+            throw APIProblem(
+                code: "unknown-transaction", status: .notFound, title: "Unknown transaction",
+                detail: "this node knows no transaction \(id.hex)")
+        case .pending:
+            body = TransactionStatusBody(id: id.hex, status: "pending")
+        case .committed(let height, let index, let blockID):
+            body = TransactionStatusBody(
+                id: id.hex, status: "committed", height: height, index: index, blockID: blockID.hex)
+        case .dropped(let reason):
+            body = TransactionStatusBody(id: id.hex, status: "dropped", reason: reason)
+        }
+        return JSONBody.response(body)
+    }
+
+    func block(_ parameter: String?) async throws(APIProblem) -> Response {
+        let height: UInt64
+        if parameter == "latest" {
+            height = await node.status().height
+        } else {
+            height = try Self.height(parameter)
+        }
+        guard let committed = await node.block(atHeight: height) else {
+            throw APIProblem(
+                code: "unknown-block", status: .notFound, title: "Unknown block",
+                detail: "no committed block at height \(height)")
+        }
+        return JSONBody.response(BlockBody(committed))
+    }
+
+    func notarization(_ parameter: String?) async throws(APIProblem) -> Response {
+        let digest = try Self.digest(parameter, name: "digest")
+        guard let record = await node.notarization(of: digest) else {
+            throw APIProblem(
+                code: "unknown-notarization", status: .notFound, title: "Unknown notarization",
+                detail: "no committed notarization of \(digest.hex)")
+        }
+        return JSONBody.response(NotarizationBody(record))
+    }
+
+    func account(_ parameter: String?) async throws(APIProblem) -> Response {
+        guard let parameter, parameter.utf8.count == 64, let bytes = Hex.decode(parameter),
+            let key = Ed25519PublicKey(bytes: bytes)
+        else {
+            throw .invalidParameter("key", "must be 64 hexadecimal characters (an Ed25519 public key)")
+        }
+        return JSONBody.response(AccountBody(key: key.hex, nextSequence: await node.nextSequence(for: key)))
+    }
+
+    // MARK: - Parsing
+
+    /// A 32-byte digest in hex; 64 characters of either case.
+    static func digest(_ parameter: String?, name: String) throws(APIProblem) -> Digest {
+        guard let parameter, parameter.utf8.count == 64, let digest = Digest(hex: parameter) else {
+            throw .invalidParameter(name, "must be 64 hexadecimal characters (a SHA-256 digest)")
+        }
+        return digest
+    }
+
+    /// A block height: decimal digits only, at most UInt64.max.
+    static func height(_ parameter: String?) throws(APIProblem) -> UInt64 {
+        guard let parameter, !parameter.isEmpty, parameter.utf8.count <= 20,
+            parameter.utf8.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") })
+        else {
+            throw .invalidParameter("height", "must be a decimal block height or \"latest\"")
+        }
+        guard let height = UInt64(parameter) else {
+            throw .invalidParameter("height", "is larger than \(UInt64.max)")
+        }
+        return height
+    }
+
+    /// The canonical transaction bytes of a submission: the raw body for `application/octet-stream`, the
+    /// Base64 `transaction` member for `application/json`.
+    static func transactionBytes(
+        of request: Request, context: APIRequestContext
+    ) async throws(APIProblem) -> [UInt8] {
+        let contentType = request.headers[.contentType]
+        let mediaType = contentType.map(Self.mediaType)
+        guard mediaType == "application/json" || mediaType == "application/octet-stream" else {
+            throw .unsupportedMediaType(contentType)
+        }
+        if let length = request.headers[.contentLength].flatMap({ Int($0) }), length > APIRequestContext.maxBodyBytes {
+            throw .bodyTooLarge
+        }
+        let buffer: ByteBuffer
+        do {
+            buffer = try await request.body.collect(upTo: context.maxUploadSize)
+        } catch let error as any HTTPResponseError where error.status == .contentTooLarge {
+            throw .bodyTooLarge
+        } catch {
+            throw .malformedBody("the request body could not be read")
+        }
+        let body = Array(buffer.readableBytesView)
+        if mediaType == "application/octet-stream" {
+            return body
+        }
+        let submission: SubmissionBody
+        do {
+            submission = try JSONDecoder().decode(SubmissionBody.self, from: Data(body))
+        } catch {
+            throw .malformedBody(#"the body must be a JSON object {"transaction": "<Base64>"}"#)
+        }
+        do {
+            return try Base64.decode(submission.transaction)
+        } catch {
+            throw .malformedBody("transaction is not standard padded Base64: \(error)")
+        }
+    }
+
+    /// The media type of a Content-Type value, lowercased and without parameters.
+    static func mediaType(_ contentType: String) -> String {
+        let type = contentType.split(separator: ";", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
+        return type.trimmingCharacters(in: .whitespaces).lowercased()
+    }
+}

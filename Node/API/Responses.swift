@@ -1,0 +1,141 @@
+import Codec
+import EnsureCrypto
+import Ledger
+
+// The JSON bodies of the API, one struct per document. Field names are the contract (see docs/api.md); hex is
+// lowercase and binary blobs are standard Base64. They are Codable so that tests decode exactly what the
+// server encodes.
+
+/// `GET /health`.
+struct HealthBody: Codable, Equatable {
+    var status: String
+}
+
+/// `GET /v1/status`.
+struct StatusBody: Codable, Equatable {
+    struct Mempool: Codable, Equatable {
+        var transactions: Int
+        var bytes: Int
+    }
+
+    var chainID: String
+    var nodeKey: String
+    var role: String
+    var height: UInt64
+    var blockID: String
+    var round: UInt64
+    var epoch: UInt64
+    var peers: [String]
+    var mempool: Mempool
+    var syncing: Bool
+
+    init(_ status: NodeStatus) {
+        chainID = status.chainID
+        nodeKey = status.nodeKey.hex
+        role = status.role.rawValue
+        height = status.height
+        blockID = status.blockID.hex
+        round = status.round
+        epoch = status.epoch
+        peers = status.peers.map(\.hex)
+        mempool = Mempool(transactions: status.mempoolTransactions, bytes: status.mempoolBytes)
+        syncing = status.syncing
+    }
+}
+
+/// `POST /v1/transactions` request body in JSON form.
+struct SubmissionBody: Codable, Equatable {
+    var transaction: String
+}
+
+/// `POST /v1/transactions` answer.
+struct SubmissionAnswer: Codable, Equatable {
+    var id: String
+    var status: String
+    var height: UInt64?
+}
+
+/// `GET /v1/transactions/{id}`.
+struct TransactionStatusBody: Codable, Equatable {
+    var id: String
+    var status: String
+    var height: UInt64?
+    var index: Int?
+    var blockID: String?
+    var reason: String?
+}
+
+/// `GET /v1/blocks/...`.
+struct BlockBody: Codable, Equatable {
+    struct Certificate: Codable, Equatable {
+        var round: UInt64
+        var blockID: String
+        var signers: [String]
+    }
+
+    var height: UInt64
+    var id: String
+    var epoch: UInt64
+    var round: UInt64
+    var parentID: String
+    var proposer: String
+    var timestamp: UInt64
+    var transactionRoot: String
+    var transactionCount: UInt64
+    var incidentLogSize: UInt64
+    var incidentLogRoot: String
+    var stateRoot: String
+    var validatorSetHash: String
+    var transactions: [String]
+    var certificate: Certificate
+    var block: String
+    var certificateBytes: String
+
+    init(_ committed: CommittedBlock) {
+        let header = committed.block.header
+        height = header.height
+        id = committed.block.id.hex
+        epoch = header.epoch
+        round = header.round
+        parentID = header.parentID.hex
+        proposer = header.proposer.hex
+        timestamp = header.timestamp
+        transactionRoot = header.transactionRoot.hex
+        transactionCount = header.transactionCount
+        incidentLogSize = header.incidentLogSize
+        incidentLogRoot = header.incidentLogRoot.hex
+        stateRoot = header.stateRoot.hex
+        validatorSetHash = header.validatorSetHash.hex
+        transactions = committed.block.transactions.map(\.id.hex)
+        certificate = Certificate(
+            round: committed.certificate.round, blockID: committed.certificate.blockID.hex,
+            signers: committed.certificate.signatures.map(\.signer.hex))
+        block = Base64.encode(committed.block.canonicalBytes)
+        certificateBytes = Base64.encode(committed.certificate.canonicalBytes)
+    }
+}
+
+/// `GET /v1/notarizations/{digest}`.
+struct NotarizationBody: Codable, Equatable {
+    var digest: String
+    var label: String
+    var signer: String
+    var transactionID: String
+    var height: UInt64
+    var timestamp: UInt64
+
+    init(_ record: NotarizationRecord) {
+        digest = record.digest.hex
+        label = record.label
+        signer = record.signer.hex
+        transactionID = record.transactionID.hex
+        height = record.height
+        timestamp = record.timestamp
+    }
+}
+
+/// `GET /v1/accounts/{key}`.
+struct AccountBody: Codable, Equatable {
+    var key: String
+    var nextSequence: UInt64
+}

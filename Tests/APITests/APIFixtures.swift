@@ -1,0 +1,167 @@
+import API
+import Codec
+import EnsureCrypto
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import Ledger
+import Logging
+
+/// A ``NodeService`` with canned answers that records every submission it receives.
+actor FakeNode: NodeService {
+    /// What ``submit(transaction:)`` answers.
+    var submitResult: SubmissionResult
+    /// Every byte string handed to ``submit(transaction:)``, in order.
+    private(set) var submissions: [[UInt8]] = []
+    /// Every key asked about in ``nextSequence(for:)``.
+    private(set) var sequenceQueries: [Ed25519PublicKey] = []
+
+    let fixture: Fixture
+
+    init(fixture: Fixture = Fixture(), submitResult: SubmissionResult? = nil) {
+        self.fixture = fixture
+        self.submitResult = submitResult ?? .accepted(id: fixture.transaction.id)
+    }
+
+    func setSubmitResult(_ result: SubmissionResult) {
+        submitResult = result
+    }
+
+    func submit(transaction bytes: [UInt8]) async -> SubmissionResult {
+        submissions.append(bytes)
+        return submitResult
+    }
+
+    func transactionStatus(_ id: Digest) async -> TransactionStatus {
+        fixture.statuses[id] ?? .unknown
+    }
+
+    func block(atHeight height: UInt64) async -> CommittedBlock? {
+        fixture.blocks.first { $0.block.header.height == height }
+    }
+
+    func notarization(of digest: Digest) async -> NotarizationRecord? {
+        digest == fixture.notarization.digest ? fixture.notarization : nil
+    }
+
+    func nextSequence(for signer: Ed25519PublicKey) async -> UInt64 {
+        sequenceQueries.append(signer)
+        return signer == fixture.admin.publicKey ? 8 : 1
+    }
+
+    func status() async -> NodeStatus {
+        fixture.status
+    }
+}
+
+/// Real keys, a real signed transaction and two certified blocks (heights 1 and 2) for the fake node to serve.
+struct Fixture: Sendable {
+    static let chainID = "ensure-test"
+
+    let admin = Ed25519PrivateKey(seed: [UInt8](repeating: 1, count: 32))!
+    let validators = (2...5).map { Ed25519PrivateKey(seed: [UInt8](repeating: UInt8($0), count: 32))! }
+    let transaction: Transaction
+    let pendingID = SHA256.hash(Array("pending".utf8))
+    let droppedID = SHA256.hash(Array("dropped".utf8))
+    let blocks: [CommittedBlock]
+    let notarization: NotarizationRecord
+    let status: NodeStatus
+    let statuses: [Digest: TransactionStatus]
+
+    init() {
+        let payload = try! NotarizePayload(digest: SHA256.hash(Array("orders".utf8)), label: "orders 2025-01-01")
+        transaction = Transaction(
+            chainID: Self.chainID, sequence: 7, kind: .notarize, payload: payload.canonicalBytes, signedBy: admin)
+        var blocks: [CommittedBlock] = []
+        var parent = Digest.zero
+        var justify = QuorumCertificate.genesis(chainID: Self.chainID, blockID: .zero)
+        for height in UInt64(1)...2 {
+            let transactions = height == 2 ? [transaction] : []
+            let header = BlockHeader(
+                chainID: Self.chainID, epoch: 0, height: height, round: height + 3, parentID: parent,
+                proposer: validators[Int(height) % validators.count].publicKey, timestamp: 1_700_000_000_000 + height,
+                transactionRoot: Block.transactionRoot(of: transactions), transactionCount: UInt64(transactions.count),
+                incidentLogSize: 0, incidentLogRoot: SHA256.hash([]), stateRoot: SHA256.hash([UInt8(height)]),
+                validatorSetHash: SHA256.hash(Array("validators".utf8)))
+            let block = Block(header: header, justify: justify, transactions: transactions)
+            let data = VoteData(
+                chainID: Self.chainID, epoch: 0, round: header.round, height: height, blockID: block.id)
+            let certificate = QuorumCertificate(
+                data: data,
+                signatures: validators.prefix(3).map {
+                    ValidatorSignature(signer: $0.publicKey, signature: Vote(data: data, signedBy: $0).signature)
+                })
+            blocks.append(CommittedBlock(block: block, certificate: certificate))
+            parent = block.id
+            justify = certificate
+        }
+        self.blocks = blocks
+        notarization = NotarizationRecord(
+            digest: payload.digest, label: payload.label, signer: admin.publicKey, transactionID: transaction.id,
+            height: 2, timestamp: 1_700_000_000_002)
+        status = NodeStatus(
+            chainID: Self.chainID, nodeKey: validators[0].publicKey, role: .validator, height: 2,
+            blockID: blocks[1].block.id, round: 6, epoch: 0, peers: validators.dropFirst().map(\.publicKey),
+            mempoolTransactions: 3, mempoolBytes: 1234, syncing: false)
+        statuses = [
+            transaction.id: .committed(height: 2, index: 0, blockID: blocks[1].block.id),
+            pendingID: .pending,
+            droppedID: .dropped(reason: "expired"),
+        ]
+    }
+}
+
+/// The application under test, around `node`.
+func makeApplication(_ node: FakeNode) -> Application<RouterResponder<APIRequestContext>> {
+    var logger = Logger(label: "api-test")
+    logger.logLevel = .critical
+    return APIServer(node: node, host: "127.0.0.1", port: 0, logger: logger).makeApplication()
+}
+
+/// A response body's JSON object and its member names.
+struct JSONDocument {
+    let object: [String: Any]
+    var keys: Set<String> { Set(object.keys) }
+
+    init(_ response: TestResponse) throws {
+        let bytes = Data(response.body.readableBytesView)
+        guard let object = try JSONSerialization.jsonObject(with: bytes) as? [String: Any] else {
+            throw UnexpectedBody(text: String(decoding: bytes, as: UTF8.self))
+        }
+        self.object = object
+    }
+
+    subscript(key: String) -> Any? { object[key] }
+    func string(_ key: String) -> String? { object[key] as? String }
+    func integer(_ key: String) -> Int? { (object[key] as? NSNumber)?.intValue }
+}
+
+/// A body that is not a JSON object.
+struct UnexpectedBody: Error, CustomStringConvertible {
+    let text: String
+    var description: String { "the body is not a JSON object: \(text.prefix(200))" }
+}
+
+/// The problem document of a refused request, decoded strictly.
+struct ProblemJSON: Decodable, Equatable {
+    let type: String
+    let title: String
+    let status: Int
+    let detail: String
+
+    init(_ response: TestResponse) throws {
+        self = try JSONDecoder().decode(ProblemJSON.self, from: Data(response.body.readableBytesView))
+    }
+}
+
+/// Headers for a body of `contentType`.
+func headers(contentType: String) -> HTTPFields {
+    var fields = HTTPFields()
+    fields[.contentType] = contentType
+    return fields
+}
+
+/// The JSON submission body for `bytes`.
+func jsonSubmission(_ bytes: [UInt8]) -> ByteBuffer {
+    ByteBuffer(string: #"{"transaction":""# + Base64.encode(bytes) + #""}"#)
+}
