@@ -51,8 +51,11 @@ public final class ConsensusCore {
     private var certificates: [Digest: QuorumCertificate] = [:]
     private var verifiedCertificates: Set<QuorumCertificate> = []
     private var committedIDs: Set<Digest> = []
+    /// Blocks, outcomes and certificates below this height were dropped (see ``ConsensusLimits/retainedCommittedBlocks``).
+    private var prunedBelowHeight: UInt64 = 0
     private var pendingProposals: [Digest: Proposal] = [:]
-    private var wantedBlocks: Set<Digest> = []
+    /// Blocks this node asked for or waits for, with the round it was in then (old entries are dropped).
+    private var wantedBlocks: [Digest: UInt64] = [:]
     private var orphanSegments: [Digest: [Block]] = [:]
     private var votableProposal: Proposal?
     private var pendingPayload: PayloadRequest?
@@ -69,24 +72,89 @@ public final class ConsensusCore {
 
     /// Creates a core that starts from `genesis` (height 0, round 0, epoch 0) with `genesisValidators`, signing
     /// through ``SafetyRules`` on `signer` and `persistence` and checking others' signatures with `verifier`.
-    public init(
+    public convenience init(
         configuration: ConsensusConfiguration, genesis: Block, genesisValidators: ValidatorSet,
         signer: any ConsensusSigner, verifier: any SignatureVerifier, persistence: any SafetyStatePersistence
     ) throws(SafetyRulesError) {
+        try self.init(
+            configuration: configuration, root: genesis,
+            rootCertificate: .genesis(chainID: configuration.chainID, blockID: genesis.id), epoch: 0,
+            validators: genesisValidators, signer: signer, verifier: verifier, persistence: persistence)
+    }
+
+    /// Creates a core that resumes from `root`, a block this node already committed, with `rootCertificate`, the
+    /// quorum certificate stored with it (over its id; ``QuorumCertificate/genesis(chainID:blockID:)`` for
+    /// genesis). `epoch` and `validators` are the root's epoch and set, or the next ones when the root ended its
+    /// epoch. The root and its certificate come from the node's own store and are trusted; newer blocks are
+    /// learned from peers and committed on top of it. ``SafetyRules`` loads its persisted state from
+    /// `persistence`, so a restarted validator never signs against what it signed before.
+    public init(
+        configuration: ConsensusConfiguration, root: Block, rootCertificate: QuorumCertificate, epoch: UInt64,
+        validators: ValidatorSet, signer: any ConsensusSigner, verifier: any SignatureVerifier,
+        persistence: any SafetyStatePersistence
+    ) throws(SafetyRulesError) {
+        try Self.checkRoot(
+            root, certificate: rootCertificate, epoch: epoch, validators: validators, chainID: configuration.chainID)
         self.configuration = configuration
         self.safety = try SafetyRules(signer: signer, persistence: persistence)
         self.verifier = verifier
         self.me = signer.publicKey
-        self.validators = genesisValidators
-        self.validatorSetHash = genesisValidators.hash
-        let qc = QuorumCertificate.genesis(chainID: configuration.chainID, blockID: genesis.id)
-        self.rootQC = qc
-        self.highQC = qc
-        self.lastCommitted = genesis
-        blocks[genesis.id] = genesis
-        executed[genesis.id] = .valid(nextValidators: nil)
-        certificates[genesis.id] = qc
-        committedIDs.insert(genesis.id)
+        self.epoch = epoch
+        self.validators = validators
+        self.validatorSetHash = validators.hash
+        self.rootQC = rootCertificate
+        self.highQC = rootCertificate
+        self.lastCommitted = root
+        self.currentRound = rootCertificate.round
+        blocks[root.id] = root
+        executed[root.id] = .valid(nextValidators: nil)
+        certificates[root.id] = rootCertificate
+        committedIDs.insert(root.id)
+        prunedBelowHeight = root.header.height
+    }
+
+    /// Refuses a root that its certificate does not certify, or that does not belong to `epoch` and `validators`.
+    private static func checkRoot(
+        _ root: Block, certificate: QuorumCertificate, epoch: UInt64, validators: ValidatorSet, chainID: String
+    ) throws(SafetyRulesError) {
+        let header = root.header
+        guard header.chainID == chainID else {
+            throw .invalidRoot(field: "root.header.chainID", reason: "chain \(header.chainID) is not \(chainID)")
+        }
+        let data = certificate.data
+        guard data.chainID == chainID else {
+            throw .invalidRoot(field: "rootCertificate.chainID", reason: "chain \(data.chainID) is not \(chainID)")
+        }
+        guard data.blockID == root.id else {
+            throw .invalidRoot(
+                field: "rootCertificate.blockID",
+                reason: "certifies block \(data.blockID.hex.prefix(16)), not the root \(root.id.hex.prefix(16))")
+        }
+        guard data.height == header.height, data.round == header.round, data.epoch == header.epoch else {
+            throw .invalidRoot(
+                field: "rootCertificate.data",
+                reason:
+                    "height \(data.height), round \(data.round), epoch \(data.epoch) do not match the root's "
+                    + "\(header.height), \(header.round), \(header.epoch)")
+        }
+        if let next = header.nextValidatorSetHash {
+            // The root ended its epoch: the node continues in the next one, with the set the root names.
+            guard epoch == header.epoch.successor else {
+                throw .invalidRoot(
+                    field: "epoch",
+                    reason: "the root ends epoch \(header.epoch), so the node is in the next, not \(epoch)")
+            }
+            guard validators.hash == next else {
+                throw .invalidRoot(field: "validators", reason: "not the next validator set the root names")
+            }
+        } else {
+            guard epoch == header.epoch else {
+                throw .invalidRoot(field: "epoch", reason: "\(epoch) is not the root's epoch \(header.epoch)")
+            }
+            guard validators.hash == header.validatorSetHash else {
+                throw .invalidRoot(field: "validators", reason: "not the validator set the root names")
+            }
+        }
     }
 
     /// The genesis block every node of a chain starts from: height 0, round 0, epoch 0, no transactions.
@@ -126,7 +194,7 @@ public final class ConsensusCore {
     private func handle(_ event: ConsensusEvent, _ out: inout [ConsensusAction]) throws(ConsensusRejection) {
         switch event {
         case .start:
-            if currentRound == 0 {
+            if currentRound <= highQC.round {
                 advanceRound(to: highQC.round.successor, via: nil, &out)
             } else {
                 out.append(timer())
@@ -485,7 +553,7 @@ public final class ConsensusCore {
         guard qc.data.epoch == epoch || qc.data == rootQC.data else { return }
         if certificates[qc.blockID] == nil { certificates[qc.blockID] = qc }
         if qc.round > highQC.round { highQC = qc }
-        if blocks[qc.blockID] == nil { wantedBlocks.insert(qc.blockID) }
+        if blocks[qc.blockID] == nil { wantedBlocks[qc.blockID] = currentRound }
         let epochBefore = epoch
         tryCommit(qc, &out)
         // Committing the end of the epoch started the next one, whose rounds follow the root certificate.
@@ -545,7 +613,7 @@ public final class ConsensusCore {
         guard let base = cursor else {
             // An ancestor is missing: fetch it and try again when it arrives.
             pendingCommit = qc
-            if let missing = chain.last?.header.parentID { wantedBlocks.insert(missing) }
+            if let missing = chain.last?.header.parentID { wantedBlocks[missing] = currentRound }
             return
         }
         // A chain that does not extend the last committed block would rewrite history: never commit it.
@@ -555,6 +623,7 @@ public final class ConsensusCore {
             return
         }
         if pendingCommit == qc { pendingCommit = nil }
+        defer { pruneIfDue() }
         for block in chain.reversed() {
             guard case .valid(let next) = executed[block.id] else { return }
             let certificate = certificates[block.id] ?? qc
@@ -610,12 +679,57 @@ public final class ConsensusCore {
         advanceRound(to: rootQC.round.successor, via: nil, &out)
     }
 
+    // MARK: Memory
+
+    /// How many blocks the core holds in memory: at most ``ConsensusLimits/retainedCommittedBlocks`` (plus one
+    /// pruning batch) below the last committed block, and the uncommitted blocks above it.
+    public var retainedBlockCount: Int { blocks.count }
+
+    /// The size of every per-block or per-request table, for tests that check memory stays bounded.
+    package var retainedEntryCounts: [String: Int] {
+        [
+            "blocks": blocks.count, "executed": executed.count, "certificates": certificates.count,
+            "verifiedCertificates": verifiedCertificates.count, "committedIDs": committedIDs.count,
+            "pendingProposals": pendingProposals.count, "wantedBlocks": wantedBlocks.count,
+            "orphanSegments": orphanSegments.count, "epochProofs": epochProofs.count, "votes": votes.count,
+            "timeouts": timeouts.count, "proposalsSeen": proposalsSeen.count,
+        ]
+    }
+
+    /// Heights committed between two pruning passes, so a pass (a scan of the tables) runs once per batch.
+    private static let pruneBatch: UInt64 = 32
+
+    /// Drops blocks more than ``ConsensusLimits/retainedCommittedBlocks`` below the last committed one, with their
+    /// outcomes and certificates, and requests and proofs that can no longer be used.
+    private func pruneIfDue() {
+        let height = lastCommitted.header.height
+        let retained = ConsensusLimits.retainedCommittedBlocks
+        guard height > retained, height - retained >= prunedBelowHeight + Self.pruneBatch else { return }
+        let floor = height - retained
+        prunedBelowHeight = floor
+        for (id, block) in blocks where block.header.height < floor {
+            blocks.removeValue(forKey: id)
+            executed.removeValue(forKey: id)
+            committedIDs.remove(id)
+        }
+        certificates = certificates.filter { $0.value.data.height >= floor }
+        pendingProposals = pendingProposals.filter {
+            $0.value.block.header.round >= currentRound && $0.value.block.header.height > floor
+        }
+        orphanSegments = orphanSegments.filter { ($0.value.first?.header.height ?? 0) > floor }
+        let oldestWanted = currentRound - min(currentRound, ConsensusLimits.roundsAhead)
+        wantedBlocks = wantedBlocks.filter { $0.value >= oldestWanted }
+        // The latest proof stays, for peers still in the previous epoch; older ones once their blocks are gone.
+        let latestProof = epochProofs.keys.max()
+        epochProofs = epochProofs.filter { $0.key == latestProof || $0.value.lastBlock.header.height >= floor }
+    }
+
     // MARK: Block and epoch sync
 
     private func insert(_ block: Block, _ out: inout [ConsensusAction]) {
         guard blocks[block.id] == nil else { return }
         blocks[block.id] = block
-        wantedBlocks.remove(block.id)
+        wantedBlocks.removeValue(forKey: block.id)
         out.append(.execute(block))
         if let qc = certificates[block.id] { tryCommit(qc, &out) }
         if let child = pendingProposals.removeValue(forKey: block.id) {
@@ -624,7 +738,7 @@ public final class ConsensusCore {
     }
 
     private func request(_ id: Digest, from peer: Ed25519PublicKey, _ out: inout [ConsensusAction]) {
-        wantedBlocks.insert(id)
+        wantedBlocks[id] = currentRound
         guard peer != me else { return }
         out.append(
             .send(.blockRequest(BlockRequest(blockID: id, count: UInt64(ConsensusLimits.blocksPerResponse))), to: peer))
@@ -644,7 +758,7 @@ public final class ConsensusCore {
     private func handleBlocks(_ chain: [Block], from peer: Ed25519PublicKey, _ out: inout [ConsensusAction])
         throws(ConsensusRejection)
     {
-        guard let newest = chain.first, wantedBlocks.contains(newest.id) else { throw .unrequestedBlocks }
+        guard let newest = chain.first, wantedBlocks[newest.id] != nil else { throw .unrequestedBlocks }
         for i in chain.indices.dropFirst() where chain[i - 1].header.parentID != chain[i].id {
             throw .invalidBlock(field: "blockResponse[\(i)]", reason: "is not the parent of the block before it")
         }
@@ -652,12 +766,16 @@ public final class ConsensusCore {
         var usable: [Block] = []
         for (i, block) in chain.enumerated() {
             if blocks[block.id] != nil { break }
-            if block.header.epoch != epoch { break }
+            // Unknown blocks at or below the committed height are pruned ones or conflicting forks: never useful.
+            if block.header.epoch != epoch || block.header.height <= lastCommitted.header.height { break }
             try verifyBlock(block, field: "blockResponse[\(i)]")
             usable.append(block)
         }
         guard let oldest = usable.last else { return }
         guard let parent = blocks[oldest.header.parentID] else {
+            guard oldest.header.height > lastCommitted.header.height.successor else {
+                throw .invalidBlock(field: "blockResponse", reason: "does not extend the last committed block")
+            }
             // Keep the verified segment until its ancestors arrive, so a far-behind node gains a whole
             // response per round trip.
             if orphanSegments.count >= ConsensusLimits.orphanSegments { orphanSegments.removeAll() }

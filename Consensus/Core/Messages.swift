@@ -113,6 +113,10 @@ public enum ConsensusLimits {
     public static let roundsAhead: UInt64 = 64
     /// How many fetched chain segments waiting for their ancestors a node keeps.
     public static let orphanSegments = 8
+    /// How many committed blocks below the last committed one the core keeps in memory (to answer block requests
+    /// of peers slightly behind); older blocks, their outcomes and certificates are dropped. A node serves older
+    /// blocks from its block store.
+    public static let retainedCommittedBlocks: UInt64 = 256
 }
 
 extension ConsensusMessage: CanonicalCodable {

@@ -126,6 +126,9 @@ public enum SafetyRulesError: Error, Equatable, Sendable, CustomStringConvertibl
     case unsafeToTimeout(round: UInt64, highQCRound: UInt64, reason: String)
     /// The state could not be read or written; nothing was signed.
     case persistence(SafetyPersistenceError)
+    /// The block a core was asked to resume from does not match its certificate, chain, epoch or validators;
+    /// `field` names what was wrong.
+    case invalidRoot(field: String, reason: String)
 
     public var description: String {
         switch self {
@@ -140,6 +143,8 @@ public enum SafetyRulesError: Error, Equatable, Sendable, CustomStringConvertibl
         case .unsafeToTimeout(let round, let hqc, let reason):
             return "refused to time out round \(round) with a certificate of round \(hqc): \(reason)"
         case .persistence(let error): return "refused to sign: \(error)"
+        case .invalidRoot(let field, let reason):
+            return "refused to resume from the committed root: \(field): \(reason)"
         }
     }
 }

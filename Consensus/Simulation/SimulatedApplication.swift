@@ -37,9 +37,14 @@ public struct SimulatedApplication: Sendable {
 
     /// Starts with `genesis` executed.
     public init(schedule: EpochSchedule, genesis: Block) {
+        self.init(schedule: schedule, root: genesis)
+    }
+
+    /// Starts with `root`, a committed block, executed: the state a restarted node reads back from its store.
+    public init(schedule: EpochSchedule, root: Block) {
         self.schedule = schedule
-        stateRoots[genesis.id] = genesis.header.stateRoot
-        endsEpoch[genesis.id] = false
+        stateRoots[root.id] = root.header.stateRoot
+        endsEpoch[root.id] = root.header.nextValidatorSetHash != nil
     }
 
     private static func stateRoot(parent: Digest, height: UInt64) -> Digest {

@@ -33,6 +33,10 @@ public struct SimulationOptions: Hashable, Sendable {
     package var trace = false
     /// Keeps a run going until an honest node committed this height (for throughput measurements).
     package var targetHeight: UInt64 = 0
+    /// When not zero, one honest node (the laggard, picked by the seed) crashes after committing height 3 and
+    /// restarts from its last committed block only once the others committed this many heights more; the
+    /// liveness window starts when it restarts.
+    package var lag: UInt64 = 0
 
     /// Creates options.
     public init(
@@ -62,6 +66,7 @@ public struct SimulationOptions: Hashable, Sendable {
         if forkers > 0 { command += " --forkers \(forkers)" }
         if epochLength > 0 { command += " --epoch-length \(epochLength)" }
         if !faults { command += " --no-faults" }
+        if lag > 0 { command += " --lag \(lag)" }
         if let mutation { command += " --mutation \(mutation.rawValue)" }
         return command
     }
@@ -105,9 +110,29 @@ public struct SimulationReport: Sendable {
     public let epochs: UInt64
     /// Equivocation evidence reported by honest nodes (all of it verified).
     public let evidence: Int
+    /// Restarts of a node from a committed block above genesis read back from its store.
+    public let resumes: Int
+    /// The most blocks any honest core held in memory at once.
+    public let maxRetainedBlocks: Int
+    /// The largest size each of the core's tables reached on any honest node (see `retainedEntryCounts`).
+    package let maxRetainedEntries: [String: Int]
+    /// What the laggard did, when ``SimulationOptions/lag`` was set and it restarted.
+    public let laggard: LaggardReport?
 
     /// Whether no property was broken.
     public var passed: Bool { violations.isEmpty }
+}
+
+/// How the laggard of a run with ``SimulationOptions/lag`` restarted and caught up.
+public struct LaggardReport: Hashable, Sendable {
+    /// The node's index.
+    public let node: Int
+    /// The height of the committed block it restarted from.
+    public let rootHeight: UInt64
+    /// The highest height an honest node had committed when it restarted.
+    public let othersHeightAtRestart: UInt64
+    /// The last height it committed.
+    public let finalHeight: UInt64
 }
 
 /// A deterministic, seeded simulation of n real ``ConsensusCore`` instances over a network with delays, drops,
@@ -132,7 +157,15 @@ private enum Event {
     case local(Int, ConsensusEvent, incarnation: Int)
     case crash(Int)
     case restart(Int)
+    case rejoin(Int)
     case heal
+}
+
+/// Where the laggard of a ``SimulationOptions/lag`` run is.
+private enum LaggardPhase {
+    case running
+    case down(rootHeight: UInt64)
+    case restarted(rootHeight: UInt64, othersHeight: UInt64)
 }
 
 private struct Partition {
@@ -155,7 +188,8 @@ private struct Instance {
     var skewPercent: Int = 0
     var committed: [UInt64: Digest] = [:]
     var lastCommitHeight: UInt64 = 0
-    var committedCertificates: [UInt64: (Block, QuorumCertificate)] = [:]
+    /// The node's block store: every committed block with its certificate, kept across crashes.
+    var store: [UInt64: (Block, QuorumCertificate)] = [:]
     var liveAfterHeal = false
     var honest: Bool { !isTwin && !isForker }
 
@@ -191,6 +225,13 @@ private struct World {
     var dropRate = 0.0
     var duplicateRate = 0.0
     var maxDelay: UInt64 = 60
+    var deadline: UInt64 = 0
+    var laggard: Int?
+    var laggardPhase = LaggardPhase.running
+    var healPending = false
+    var maxRetainedBlocks = 0
+    var resumes = 0
+    var maxRetainedEntries: [String: Int] = [:]
 
     init(options: SimulationOptions) {
         self.options = options
@@ -220,9 +261,7 @@ private struct World {
 
     mutating func run() -> SimulationReport {
         setUp()
-        let deadline =
-            faultEnd + Simulation.baseTimeout * 64 * 6 + Simulation.livenessRoundBound * 4_000 + options.targetHeight
-            * 1_000
+        deadline = deadline(after: faultEnd)
         while let (time, event) = queue.pop() {
             now = time
             if now > deadline { break }
@@ -245,11 +284,24 @@ private struct World {
             }
         }
         let honest = instances.filter(\.honest)
+        var laggardReport: LaggardReport?
+        if let laggard, case .restarted(let rootHeight, let othersHeight) = laggardPhase {
+            laggardReport = LaggardReport(
+                node: laggard, rootHeight: rootHeight, othersHeightAtRestart: othersHeight,
+                finalHeight: instances[laggard].lastCommitHeight)
+        }
         return SimulationReport(
             options: options, violations: violations,
             committedHeight: honest.map(\.lastCommitHeight).max() ?? 0, commits: commits,
             rounds: honest.compactMap { $0.core?.currentRound }.max() ?? 0, messages: messages,
-            simulatedMilliseconds: now, epochs: honest.compactMap { $0.core?.epoch }.max() ?? 0, evidence: evidence)
+            simulatedMilliseconds: now, epochs: honest.compactMap { $0.core?.epoch }.max() ?? 0, evidence: evidence,
+            resumes: resumes, maxRetainedBlocks: maxRetainedBlocks, maxRetainedEntries: maxRetainedEntries,
+            laggard: laggardReport)
+    }
+
+    /// When a run whose faults end (or whose laggard rejoins) at `heal` gives up on liveness.
+    private func deadline(after heal: UInt64) -> UInt64 {
+        heal + Simulation.baseTimeout * 64 * 6 + Simulation.livenessRoundBound * 4_000 + options.targetHeight * 1_000
     }
 
     private func liveDone() -> Bool {
@@ -306,7 +358,7 @@ private struct World {
                 partitions.append(Partition(start: cursor, end: min(cursor + length, faultPhase), group: group))
                 cursor += length + random.next() % 2_000
             }
-            let crashes = Int(random.next() % UInt64(f + 1))
+            let crashes = Int(random.next() % UInt64(options.lag > 0 ? f : f + 1))
             for _ in 0..<crashes {
                 let victim = Int(random.next() % UInt64(instances.count))
                 let at = random.next() % faultPhase
@@ -318,31 +370,55 @@ private struct World {
             maxDelay = 20 + random.next() % 40
         }
         queue.push(.heal, at: faultEnd)
+        if options.lag > 0 {
+            let honest = instances.indices.filter { instances[$0].honest }
+            laggard = honest[Int(random.next() % UInt64(honest.count))]
+        }
         for index in instances.indices { boot(index) }
     }
 
+    /// Starts (or restarts) a node from the last block in its store, as a node reads it back from LevelDB, with
+    /// the safety state it persisted.
     private mutating func boot(_ index: Int) {
         let instance = instances[index]
+        let (root, certificate) =
+            instance.store.keys.max().flatMap { instance.store[$0] }
+            ?? (genesis, QuorumCertificate.genesis(chainID: Simulation.chainID, blockID: genesis.id))
+        // A root that ends its epoch puts the node in the next one, as the node's application state says.
+        let epoch = root.header.epoch + (root.header.nextValidatorSetHash == nil ? 0 : 1)
         let core: ConsensusCore
         do {
             core = try ConsensusCore(
                 configuration: ConsensusConfiguration(
                     chainID: Simulation.chainID, baseTimeoutMilliseconds: Simulation.baseTimeout),
-                genesis: genesis, genesisValidators: schedule.validators(epoch: 0), signer: signer(instance.key),
-                verifier: verifier, persistence: instance.persistence)
+                root: root, rootCertificate: certificate, epoch: epoch, validators: schedule.validators(epoch: epoch),
+                signer: signer(instance.key), verifier: verifier, persistence: instance.persistence)
         } catch {
-            violations.append(SimulationViolation(kind: .safety, detail: "node \(index) could not start: \(error)"))
+            violations.append(
+                SimulationViolation(
+                    kind: .safety, detail: "node \(index) could not start from height \(root.header.height): \(error)"))
             return
         }
         if instance.honest { core.mutation = options.mutation }
+        if root.header.height > 0 { resumes += 1 }
         instances[index].core = core
         instances[index].incarnation += 1
         instances[index].up = true
-        instances[index].app = SimulatedApplication(schedule: schedule, genesis: genesis)
-        instances[index].headers = [genesis.id: genesis.header]
-        instances[index].lastCommitHeight = 0
-        instances[index].committedCertificates = [:]
+        instances[index].app = SimulatedApplication(schedule: schedule, root: root)
+        instances[index].headers = [root.id: root.header]
+        instances[index].lastCommitHeight = root.header.height
         feed(index, .start)
+    }
+
+    /// A crash may lose the last few commits the node had not yet written to its store: it restarts from an
+    /// older root than the one it reached.
+    private mutating func crash(_ index: Int) {
+        instances[index].up = false
+        instances[index].core = nil
+        let lost = options.faults ? random.next() % 3 : 0
+        for height in instances[index].store.keys.sorted().suffix(Int(lost)) where height > 0 {
+            instances[index].store.removeValue(forKey: height)
+        }
     }
 
     // MARK: Events
@@ -360,24 +436,57 @@ private struct World {
             guard instances[index].up, instances[index].incarnation == incarnation else { return }
             feed(index, event)
         case .crash(let index):
-            instances[index].up = false
-            instances[index].core = nil
+            guard instances[index].up else { return }
+            crash(index)
         case .restart(let index):
-            guard !instances[index].up else { return }
+            guard !instances[index].up, !isWaitingLaggard(index) else { return }
             boot(index)
+        case .rejoin(let index):
+            guard case .down(let rootHeight) = laggardPhase else { return }
+            laggardPhase = .restarted(rootHeight: rootHeight, othersHeight: highestHonestHeight)
+            boot(index)
+            if healPending { heal() }
         case .heal:
-            healed = true
             dropRate = 0
             duplicateRate = 0
-            roundAtHeal = instances.filter(\.honest).compactMap { $0.core?.currentRound }.max() ?? 0
-            for index in instances.indices where !instances[index].up { boot(index) }
+            for index in instances.indices where !instances[index].up && !isWaitingLaggard(index) { boot(index) }
+            // Liveness is measured from when every node is back, the laggard included.
+            if laggardPending { healPending = true } else { heal() }
         }
+    }
+
+    /// Whether `index` is the laggard, down and waiting for the others to get ahead.
+    private func isWaitingLaggard(_ index: Int) -> Bool {
+        guard index == laggard, case .down = laggardPhase else { return false }
+        return true
+    }
+
+    /// Whether the run has a laggard that has not restarted yet.
+    private var laggardPending: Bool {
+        guard laggard != nil else { return false }
+        if case .restarted = laggardPhase { return false }
+        return true
+    }
+
+    private var highestHonestHeight: UInt64 { instances.filter(\.honest).map(\.lastCommitHeight).max() ?? 0 }
+
+    private mutating func heal() {
+        healPending = false
+        healed = true
+        deadline = deadline(after: now)
+        roundAtHeal = instances.filter(\.honest).compactMap { $0.core?.currentRound }.max() ?? 0
     }
 
     private mutating func feed(_ index: Int, _ event: ConsensusEvent) {
         guard let core = instances[index].core else { return }
         let step = core.handle(event)
         let actions = step.actions
+        if instances[index].honest {
+            maxRetainedBlocks = max(maxRetainedBlocks, core.retainedBlockCount)
+            if options.targetHeight > 0 {
+                maxRetainedEntries.merge(core.retainedEntryCounts, uniquingKeysWith: max)
+            }
+        }
         if healed, instances[index].honest, core.currentRound > roundAtHeal + Simulation.livenessRoundBound + 1 {
             roundsExceeded = true
         }
@@ -499,7 +608,7 @@ private struct World {
         guard request.timeoutCertificate != nil else { return nil }
         let instance = instances[index]
         guard instance.lastCommitHeight >= 1,
-            let (parent, certificate) = instance.committedCertificates[instance.lastCommitHeight - 1],
+            let (parent, certificate) = instance.store[instance.lastCommitHeight - 1],
             parent.header.epoch == request.epoch, certificate.data.epoch == request.epoch, !request.mustBeEmpty
         else { return nil }
         let forged = PayloadRequest(
@@ -517,7 +626,14 @@ private struct World {
 
     private mutating func recordCommit(_ block: Block, certificate: QuorumCertificate, at index: Int) {
         let height = block.header.height
-        instances[index].committedCertificates[height] = (block, certificate)
+        guard certificate.blockID == block.id, certificate.data.height == height else {
+            violations.append(
+                SimulationViolation(
+                    kind: .safety,
+                    detail: "node \(index) committed height \(height) with a certificate of another block"))
+            return
+        }
+        instances[index].store[height] = (block, certificate)
         guard instances[index].honest else {
             instances[index].lastCommitHeight = height
             return
@@ -547,6 +663,21 @@ private struct World {
         instances[index].committed[height] = block.id
         if healed, block.header.round > roundAtHeal, block.header.round <= roundAtHeal + Simulation.livenessRoundBound {
             instances[index].liveAfterHeal = true
+        }
+        checkLaggard(committedBy: index, height: height)
+    }
+
+    /// Crashes the laggard once it committed height 3, and brings it back once the others are `lag` ahead.
+    private mutating func checkLaggard(committedBy index: Int, height: UInt64) {
+        guard let laggard else { return }
+        switch laggardPhase {
+        case .running where index == laggard && height >= 3:
+            crash(laggard)
+            laggardPhase = .down(rootHeight: instances[laggard].store.keys.max() ?? 0)
+        case .down(let rootHeight) where highestHonestHeight >= rootHeight + options.lag:
+            queue.push(.rejoin(laggard), at: now + 1)
+        default:
+            break
         }
     }
 }

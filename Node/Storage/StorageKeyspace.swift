@@ -19,6 +19,10 @@ public enum StorageKeyspace {
     public static let chainIDKey = chainPrefix + Array("id".utf8)
     /// `merkle/` ‖ level (1 byte) ‖ index (8 bytes, big-endian) → 32-byte perfect-subtree hash of the incident log.
     public static let merkleNodePrefix = Array("merkle/".utf8)
+    /// `safety/` namespace: the validator's consensus safety state.
+    public static let safetyPrefix = Array("safety/".utf8)
+    /// `safety/state` → canonical `SafetyState` (Consensus), written synced before any signature leaves the node.
+    public static let safetyStateKey = safetyPrefix + Array("state".utf8)
 
     /// The namespaces the ``BlockStore`` alone writes; extra writes in an append may not touch them.
     public static let blockStoreNamespaces = [blockPrefix, certificatePrefix, blockIDPrefix, chainPrefix]
@@ -45,9 +49,10 @@ public enum StorageKeyspace {
                 return String(decoding: prefix, as: UTF8.self) + String(height)
             }
         }
-        for prefix in [blockIDPrefix, chainPrefix, merkleNodePrefix] where key.starts(with: prefix) {
+        for prefix in [blockIDPrefix, chainPrefix, merkleNodePrefix, safetyPrefix] where key.starts(with: prefix) {
             let rest = key.dropFirst(prefix.count)
-            let text = prefix == chainPrefix ? String(decoding: rest, as: UTF8.self) : Hex.encode(rest)
+            let readable = prefix == chainPrefix || prefix == safetyPrefix
+            let text = readable ? String(decoding: rest, as: UTF8.self) : Hex.encode(rest)
             return String(decoding: prefix, as: UTF8.self) + text
         }
         return "0x" + Hex.encode(key)
