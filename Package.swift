@@ -104,7 +104,7 @@ let package = Package(
         .executableTarget(
             name: "ensure-bench",
             dependencies: [
-                "Codec", "EnsureCrypto", "Ledger", "Storage", "Consensus", "ConsensusSimulation", "Mempool",
+                "Codec", "EnsureCrypto", "Ledger", "Storage", "Consensus", "ConsensusSimulation", "Mempool", "NodeConfig",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

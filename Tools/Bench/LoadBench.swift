@@ -6,6 +6,7 @@ import Ledger
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import NodeConfig
 
 /// `ensure-bench load`: drives a running local network (made by `testnet/up`) with signed notarize transactions at a
 /// target rate over its HTTP API, and reports committed transactions per second as a ratio to this machine's
@@ -50,8 +51,12 @@ struct LoadBench: ParsableCommand {
     @Option(help: "Requests in flight on one connection (pipelined).")
     var pipeline = 32
 
-    @Option(help: "Most uncommitted transactions per signer: the nodes' mempool sequence window and per-signer limit.")
-    var signerWindow = 128
+    @Option(
+        help: """
+            Most uncommitted transactions per signer (default: the smallest mempool max_per_signer or \
+            sequence_window in the nodes' config.toml).
+            """)
+    var signerWindow: Int?
 
     @Option(help: "Name of the node whose blocks are followed (default: the first in testnet.json).")
     var follow: String?
@@ -66,7 +71,11 @@ struct LoadBench: ParsableCommand {
         guard drain >= 0 && drain <= 3_600 else { throw ValidationError("--drain must be 0-3600 s") }
         guard (1...64).contains(connections) else { throw ValidationError("--connections must be 1-64") }
         guard (1...1_024).contains(pipeline) else { throw ValidationError("--pipeline must be 1-1024") }
-        guard (1...100_000).contains(signerWindow) else { throw ValidationError("--signer-window must be 1-100000") }
+        if let signerWindow {
+            guard (1...1_000_000).contains(signerWindow) else {
+                throw ValidationError("--signer-window must be 1-1000000")
+            }
+        }
         guard (1...LedgerLimits.transactionBytes).contains(txBytes) else {
             throw ValidationError("--tx-bytes must be 1-\(LedgerLimits.transactionBytes)")
         }
@@ -119,7 +128,8 @@ struct LoadBench: ParsableCommand {
 
         let plan = LoadPlan(
             nodes: network.nodes, signers: signers, shape: shape, rate: target, warmup: warmup, duration: duration,
-            drain: drain, connections: connections, pipeline: pipeline, signerWindow: signerWindow,
+            drain: drain, connections: connections, pipeline: pipeline,
+            signerWindow: signerWindow ?? network.signerWindow,
             followNode: followIndex, startHeight: statuses[followIndex].height)
         if !json {
             print(bound)
@@ -128,7 +138,8 @@ struct LoadBench: ParsableCommand {
                     + "\(validators) validators sharing \(bound.cores) cores)")
             print(
                 "load: \(network.nodes.count) nodes, \(signers.count) signers, \(connections) connections per node, "
-                    + "target \(Int(target)) tx/s of \(shape.targetBytes)-byte notarize transactions, warmup "
+                    + "at most \(plan.signerWindow) uncommitted per signer, target \(Int(target)) tx/s of "
+                    + "\(shape.targetBytes)-byte notarize transactions, warmup "
                     + "\(LoadReport.format(warmup)) s, window \(LoadReport.format(duration)) s, following "
                     + "\(network.nodes[followIndex].name) from height \(plan.startHeight)")
             if network.nodes.count > signers.count {
@@ -195,8 +206,11 @@ struct LoadNetwork {
 
     var nodes: [Node]
     var organizations: [Organization]
+    /// The most uncommitted transactions one signer may have on every node: the smallest `max_per_signer` or
+    /// `sequence_window` of the nodes' `[mempool]` configuration.
+    var signerWindow: Int
 
-    /// Reads `directory`/testnet.json and `directory`/orgs/*/admin.key.
+    /// Reads `directory`/testnet.json, every node's config.toml and `directory`/orgs/*/admin.key.
     static func read(directory: String) throws(LoadBenchError) -> LoadNetwork {
         let summaryPath = (directory as NSString).appendingPathComponent("testnet.json")
         guard let data = FileManager.default.contents(atPath: summaryPath) else {
@@ -221,6 +235,17 @@ struct LoadNetwork {
                     home: (directory as NSString).appendingPathComponent(entry.name)))
         }
 
+        var signerWindow = Int.max
+        for node in nodes {
+            let configuration: NodeConfiguration
+            do {
+                configuration = try NodeConfiguration.load(home: node.home)
+            } catch {
+                throw LoadBenchError("cannot read the configuration of \(node.name) in \(node.home): \(error)")
+            }
+            signerWindow = min(signerWindow, configuration.mempool.maxPerSigner, configuration.mempool.sequenceWindow)
+        }
+
         let orgsPath = (directory as NSString).appendingPathComponent("orgs")
         let names: [String]
         do {
@@ -239,7 +264,7 @@ struct LoadNetwork {
             }
         }
         guard !organizations.isEmpty else { throw LoadBenchError("no admin key in \(orgsPath)/*/admin.key") }
-        return LoadNetwork(nodes: nodes, organizations: organizations)
+        return LoadNetwork(nodes: nodes, organizations: organizations, signerWindow: signerWindow)
     }
 
     /// `host:port` or `[v6]:port` into its parts.
@@ -924,6 +949,13 @@ struct LoadReport {
         return samples[min(max(rank, 1), samples.count) - 1]
     }
 
+    /// The most tx/s the signers can carry: each keeps at most ``LoadPlan/signerWindow`` transactions uncommitted,
+    /// for about the median commit latency.
+    var signerCeiling: Double? {
+        guard let median = latency(0.5), median.isFinite, median > 0 else { return nil }
+        return Double(plan.signers.count * plan.signerWindow) / median
+    }
+
     var throughputMet: Bool { ratio >= Self.throughputTarget }
     var latencyMet: Bool { (latency(0.99) ?? .infinity) <= Self.latencyTarget }
     var memoryMet: Bool {
@@ -941,6 +973,12 @@ struct LoadReport {
             lines.append(
                 "not offered: \(outcome.notOfferedSignerWindow) (every signer had \(plan.signerWindow) uncommitted), "
                     + "\(outcome.notOfferedConnections) (every connection had \(plan.pipeline) requests in flight)")
+        }
+        if outcome.notOfferedSignerWindow > 0, let ceiling = signerCeiling {
+            lines.append(
+                "signer ceiling: \(plan.signers.count) signers x \(plan.signerWindow) uncommitted / p50 "
+                    + "\(Self.formatSeconds(latency(0.5))) = \(Self.format(ceiling)) tx/s at most; more signing keys "
+                    + "(organizations) raise it")
         }
         let refusals = outcome.refusals.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }
         lines.append("refused: " + (refusals.isEmpty ? "none" : refusals.joined(separator: ", ")))
@@ -1008,6 +1046,7 @@ struct LoadReport {
         var failed: Int
         var refusals: [String: Int]
         var notOffered: NotOffered
+        var signerCeiling: Double?
         var stoppedSigners: [String]
         var committedInWindow: Int
         var committedRate: Double
@@ -1038,6 +1077,7 @@ struct LoadReport {
             accepted: outcome.accepted, retries: outcome.retries, failed: outcome.failed, refusals: outcome.refusals,
             notOffered: .init(
                 signerWindow: outcome.notOfferedSignerWindow, connections: outcome.notOfferedConnections),
+            signerCeiling: signerCeiling,
             stoppedSigners: outcome.stoppedSigners, committedInWindow: outcome.committedInWindow,
             committedRate: committedRate, ratioToBound: ratio, blocksInWindow: outcome.blocksInWindow,
             lastHeight: outcome.lastHeight, followErrors: outcome.followErrors,
