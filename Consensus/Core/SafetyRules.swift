@@ -158,6 +158,9 @@ package enum ConsensusMutation: String, Sendable, CaseIterable {
     /// A block is committed as soon as it is certified (a one-chain), instead of when its child in the next
     /// round is certified.
     case commitsOnOneChain = "commits-on-one-chain"
+    /// Signing a timeout for a round does not stop the key from voting in that round afterwards, so a timeout
+    /// certificate's high QC may no longer cover a quorum certificate of the same round.
+    case votesAfterTimeout = "votes-after-timeout"
 }
 
 /// The only component that signs consensus messages. Each signature is checked against the rules of two-chain
@@ -282,7 +285,7 @@ public final class SafetyRules {
         next.lastTimeoutRound = round
         // Having timed out `round`, never vote in it: a timeout certificate and a quorum certificate for one round
         // then share an honest signer that voted before it timed out, so the TC's high QC covers what the QC extends.
-        next.lastVotedRound = max(next.lastVotedRound, round)
+        if mutation != .votesAfterTimeout { next.lastVotedRound = max(next.lastVotedRound, round) }
         next.preferredRound = max(next.preferredRound, highQC.round)
         next.lastTimeout = timeout
         try commit(next)

@@ -161,6 +161,13 @@ private enum Event {
     case heal
 }
 
+/// One key's signature slot: an epoch and round.
+private struct SignedRound: Hashable {
+    let key: Int
+    let epoch: UInt64
+    let round: UInt64
+}
+
 /// Where the laggard of a ``SimulationOptions/lag`` run is.
 private enum LaggardPhase {
     case running
@@ -230,6 +237,8 @@ private struct World {
     var laggardPhase = LaggardPhase.running
     var healPending = false
     var maxRetainedBlocks = 0
+    var votesSent: Set<SignedRound> = []
+    var timeoutsSent: Set<SignedRound> = []
     var resumes = 0
     var maxRetainedEntries: [String: Int] = [:]
 
@@ -562,8 +571,10 @@ private struct World {
         switch action {
         case .send(let message, let key):
             guard let target = publicKeys.firstIndex(of: key) else { return }
+            checkSigned(message, by: index)
             send(message, from: index, toKey: target)
         case .broadcast(let message):
+            checkSigned(message, by: index)
             for key in publicKeys.indices { send(message, from: index, toKey: key) }
         case .setTimer(let epoch, let round, let milliseconds):
             instances[index].timerToken += 1
@@ -623,6 +634,30 @@ private struct World {
     }
 
     // MARK: Checks
+
+    /// An honest key's vote in a round it already signed a timeout for is evidence of a broken safety rule: the
+    /// timeout certificate of that round might then miss a quorum certificate of it. A vote re-sent unchanged
+    /// (after a restart) is not new.
+    private mutating func checkSigned(_ message: ConsensusMessage, by index: Int) {
+        guard instances[index].honest else { return }
+        let key = instances[index].key
+        switch message {
+        case .vote(let vote):
+            let signed = SignedRound(key: key, epoch: vote.data.epoch, round: vote.data.round)
+            guard votesSent.insert(signed).inserted, timeoutsSent.contains(signed) else { return }
+            violations.append(
+                SimulationViolation(
+                    kind: .safety,
+                    detail:
+                        "node \(index) voted in epoch \(signed.epoch) round \(signed.round) after signing a timeout for it"
+                ))
+        case .timeout(let message):
+            let data = message.timeout.data
+            timeoutsSent.insert(SignedRound(key: key, epoch: data.epoch, round: data.round))
+        default:
+            break
+        }
+    }
 
     private mutating func recordCommit(_ block: Block, certificate: QuorumCertificate, at index: Int) {
         let height = block.header.height
