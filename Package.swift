@@ -133,7 +133,7 @@ let package = Package(
             path: "Tests/LedgerTests"),
         .testTarget(
             name: "StorageTests",
-            dependencies: ["Storage", "Ledger", "EnsureCrypto", "Codec", "ensure-crash-writer"],
+            dependencies: ["Storage", "Consensus", "Ledger", "EnsureCrypto", "Codec", "ensure-crash-writer"],
             path: "Tests/StorageTests"
         ),
         .testTarget(

@@ -18,6 +18,8 @@ struct SimulateCommand: ParsableCommand {
     @Option(help: "Byzantine fork leaders.") var forkers = 0
     @Option(help: "Heights per epoch (0: no validator-set change).") var epochLength: UInt64 = 0
     @Flag(help: "Run without network faults, crashes and skew.") var noFaults = false
+    @Option(help: "Heights one honest node stays down before it restarts from its store (0: none).")
+    var lag: UInt64 = 0
     @Option(help: "A deliberately broken rule, to see the checker catch it.") var mutation: String?
     @Flag(help: "Vary the profile with the seed: 4, 7 or 10 validators, with or without Twins, fork leaders, epochs.")
     var mixed = false
@@ -53,6 +55,7 @@ struct SimulateCommand: ParsableCommand {
             }
             var options = SimulationOptions(base, mutation: mutant)
             options.trace = trace
+            options.lag = lag
             let report = Simulation.run(options)
             commits += report.commits
             if !report.passed {
