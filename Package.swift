@@ -104,7 +104,8 @@ let package = Package(
         .executableTarget(
             name: "ensure-bench",
             dependencies: [
-                "Codec", "EnsureCrypto", "Ledger", "Storage", "Consensus", "ConsensusSimulation", "Mempool", "NodeConfig",
+                "Codec", "EnsureCrypto", "Ledger", "Storage", "Consensus", "ConsensusSimulation", "Mempool",
+                "NodeConfig",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
