@@ -181,8 +181,10 @@ public final class LedgerExecutor {
         if let bytes = try? database.get(Keys.sequence(signer)), let decoded = Self.decodeUInt64(bytes) {
             value = decoded
         } else {
-            value = 1
+            // Not cached: any key may be asked about, and only keys that committed something are worth keeping.
+            return 1
         }
+        if sequenceCache.count >= 100_000 { sequenceCache.removeAll(keepingCapacity: true) }
         sequenceCache[signer] = value
         return value
     }
@@ -241,6 +243,10 @@ public final class LedgerExecutor {
         guard header.incidentLogSize == 0, header.incidentLogRoot == MerkleHash.emptyRoot else {
             throw ExecutionError(field: "block.header.incidentLogSize", reason: "must be 0: no incident is committed")
         }
+        let maxBytes = min(genesis.parameters.maxBlockBytes, UInt64(LedgerLimits.blockBytes))
+        guard UInt64(block.canonicalBytes.count) <= maxBytes else {
+            throw ExecutionError(field: "block", reason: "is larger than the genesis limit of \(maxBytes) bytes")
+        }
         guard header.nextValidatorSetHash == nil else {
             throw ExecutionError(field: "block.header.nextValidatorSetHash", reason: "must be absent")
         }
@@ -256,14 +262,17 @@ public final class LedgerExecutor {
 
     /// Picks, from `candidates` in order, the transactions that execute on top of `parentID` (skipping the
     /// rest of a signer's run after one that does not), within the genesis block limits.
-    public func selectExecutable(_ candidates: [Transaction], parentID: Digest) -> [Transaction] {
+    public func selectExecutable(_ candidates: [Transaction], parentID: Digest, maxBytes byteLimit: Int? = nil)
+        -> [Transaction]
+    {
         guard let parent = executed[parentID] else { return [] }
         var sequences: [Ed25519PublicKey: UInt64] = [:]
         var blocked: Set<Ed25519PublicKey> = []
         var chosen: [Transaction] = []
         var bytes = 0
         let maxCount = Int(min(genesis.parameters.maxBlockTransactions, UInt64(LedgerLimits.blockTransactions)))
-        let maxBytes = Int(min(genesis.parameters.maxBlockBytes, UInt64(LedgerLimits.blockBytes))) - 64 * 1024
+        let genesisBytes = Int(min(genesis.parameters.maxBlockBytes, UInt64(LedgerLimits.blockBytes))) - 64 * 1024
+        let maxBytes = min(genesisBytes, byteLimit ?? genesisBytes)
         for tx in candidates where !blocked.contains(tx.signer) {
             let expected = sequences[tx.signer] ?? nextSequence(of: tx.signer, after: parent)
             let size = tx.canonicalBytes.count

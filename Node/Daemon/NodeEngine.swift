@@ -33,6 +33,8 @@ public struct EngineSettings: Sendable {
     /// How long a leader with nothing to propose and nothing in flight waits for a transaction before it
     /// proposes an empty block. It must stay well below the round timeout.
     public var idleProposalDelay: Duration = .milliseconds(500)
+    /// The largest message the transport carries; sync responses stay under half of it.
+    public var maxMessageBytes = 4 << 20
 
     /// Creates settings.
     public init(consensus: ConsensusConfiguration, mempool: MempoolConfiguration) {
@@ -57,6 +59,7 @@ public actor NodeEngine: NodeService {
     private let settings: EngineSettings
     private let safety: any SafetyStatePersistence
     private let executor: LedgerExecutor
+    private let journal: ProposalJournal
     private var core: ConsensusCore
     private var mempool: Mempool
     private let logger: Logger
@@ -70,6 +73,10 @@ public actor NodeEngine: NodeService {
     private var connectedPeers: [Ed25519PublicKey] = []
     private var lastCommitInstant: ContinuousClock.Instant
     private var syncRequest: (peer: Ed25519PublicKey, height: UInt64, sent: ContinuousClock.Instant)?
+    /// Peers whose last sync answer timed out or proved nothing, and when; they are skipped for a while, so one
+    /// peer that claims a height it cannot prove does not stop a node from catching up from the others.
+    private var syncPenalties: [Ed25519PublicKey: ContinuousClock.Instant] = [:]
+    private var timerGeneration: UInt64 = 0
     private var dropped: [Digest: String] = [:]
     private var droppedOrder: [Digest] = []
     private(set) var failure: ApplicationStateError?
@@ -105,6 +112,7 @@ public actor NodeEngine: NodeService {
         self.settings = settings
         self.safety = safety
         self.executor = executor
+        self.journal = ProposalJournal(database: store.database)
         self.logger = logger
         self.mempool = Mempool(configuration: settings.mempool)
         self.core = try Self.makeCore(
@@ -155,6 +163,18 @@ public actor NodeEngine: NodeService {
                 "role": "\(isValidator ? "validator" : "observer")", "validators": "\(validators.count)",
             ])
         run(.start)
+        replayJournal()
+    }
+
+    /// Feeds the proposals accepted above the committed tip before a restart back into the core, so it regains
+    /// the newest certificates its safety state already depends on.
+    private func replayJournal() {
+        let proposals = journal.proposals(above: executor.committedHeader.round)
+        guard !proposals.isEmpty else { return }
+        logger.info("replaying proposals accepted before the restart", metadata: ["count": "\(proposals.count)"])
+        for proposal in proposals {
+            run(.message(.proposal(proposal), from: proposal.block.header.proposer))
+        }
     }
 
     /// Stops timers and output; later inputs are ignored.
@@ -216,8 +236,9 @@ public actor NodeEngine: NodeService {
         connectedPeers = peers.sorted()
     }
 
-    private func timerFired(epoch: UInt64, round: UInt64) {
-        guard !stopped else { return }
+    private func timerFired(epoch: UInt64, round: UInt64, generation: UInt64) {
+        // A later setTimer replaced this one, even if it was for the same round.
+        guard !stopped, generation == timerGeneration else { return }
         run(.timerFired(epoch: epoch, round: round))
     }
 
@@ -232,6 +253,15 @@ public actor NodeEngine: NodeService {
             let step = core.handle(event)
             if let rejection = step.rejection {
                 logger.debug("consensus refused an event", metadata: ["reason": "\(rejection)"])
+            } else if case .message(.proposal(let proposal), _) = event {
+                // Durable before any vote for it leaves: see ProposalJournal.
+                do throws(LevelDBError) {
+                    try journal.record(proposal)
+                } catch {
+                    failure = .storage("cannot record a proposal: \(error)")
+                    logger.critical("cannot record a proposal; stopping", metadata: ["reason": "\(error)"])
+                    return
+                }
             }
             for action in step.actions { perform(action, &queue) }
         }
@@ -250,10 +280,12 @@ public actor NodeEngine: NodeService {
             queue.append(.message(message, from: me))
         case .setTimer(let epoch, let round, let milliseconds):
             timer?.cancel()
+            timerGeneration += 1
+            let generation = timerGeneration
             timer = Task { [weak self] in
                 try? await Task.sleep(for: .milliseconds(milliseconds))
                 guard !Task.isCancelled else { return }
-                await self?.timerFired(epoch: epoch, round: round)
+                await self?.timerFired(epoch: epoch, round: round, generation: generation)
             }
         case .requestPayload(let request):
             if shouldWaitForTransactions(request) {
@@ -291,7 +323,9 @@ public actor NodeEngine: NodeService {
 
     private func deferPayload(_ request: PayloadRequest) {
         deferredPayload = request
-        let delay = settings.idleProposalDelay
+        // Well inside the round timeout, whatever the configuration says.
+        let halfTimeout = Duration.milliseconds(Int64(settings.consensus.baseTimeoutMilliseconds / 2))
+        let delay = min(settings.idleProposalDelay, halfTimeout)
         Task { [weak self] in
             try? await Task.sleep(for: delay)
             await self?.proposeDeferred(request)
@@ -309,11 +343,14 @@ public actor NodeEngine: NodeService {
         var transactions: [Transaction] = []
         if !request.mustBeEmpty {
             let exclude = executor.uncommittedTransactionIDs(through: parentID)
+            // A block must also fit one transport frame, or peers would never receive it.
+            let maxBytes =
+                min(
+                    Int(min(genesis.parameters.maxBlockBytes, UInt64(LedgerLimits.blockBytes))),
+                    settings.maxMessageBytes) - 64 * 1024
             let candidates = mempool.reap(
-                maxCount: Int(genesis.parameters.maxBlockTransactions),
-                maxBytes: Int(min(genesis.parameters.maxBlockBytes, UInt64(LedgerLimits.blockBytes))) - 64 * 1024,
-                excluding: exclude)
-            transactions = executor.selectExecutable(candidates, parentID: parentID)
+                maxCount: Int(genesis.parameters.maxBlockTransactions), maxBytes: maxBytes, excluding: exclude)
+            transactions = executor.selectExecutable(candidates, parentID: parentID, maxBytes: maxBytes)
         }
         let now = UInt64(Date().timeIntervalSince1970 * 1000)
         var header = BlockHeader(
@@ -342,6 +379,7 @@ public actor NodeEngine: NodeService {
 
     private func afterCommit(_ block: Block) {
         lastCommitInstant = clock.now
+        journal.prune(throughRound: block.header.round)
         committedTransactions += UInt64(block.transactions.count)
         let removals = mempool.update(
             committed: block.transactions, policy: CommittedPolicy(executor: executor), now: clock.now - startInstant)
@@ -373,7 +411,7 @@ public actor NodeEngine: NodeService {
     private func serveSync(from height: UInt64, count: UInt64, to peer: Ed25519PublicKey) {
         var blocks: [CertifiedBlock] = []
         var bytes = 0
-        let limit = settings.mempool.maxBytes / 8
+        let limit = settings.maxMessageBytes / 2
         var cursor = height
         while UInt64(blocks.count) < min(count, UInt64(NodeMessage.maxSyncBlocks)) {
             guard let block = try? executor.store.block(atHeight: cursor),
@@ -390,12 +428,17 @@ public actor NodeEngine: NodeService {
 
     private func maybeRequestSync() {
         let height = executor.committedHeader.height
-        if let pending = syncRequest, clock.now - pending.sent < .seconds(5) { return }
+        if let pending = syncRequest {
+            if clock.now - pending.sent < .seconds(5) { return }
+            syncPenalties[pending.peer] = clock.now
+        }
         syncRequest = nil
+        syncPenalties = syncPenalties.filter { clock.now - $0.value < .seconds(30) }
         let connected = Set(connectedPeers)
-        guard let (peer, best) = peerHeights.filter({ connected.contains($0.key) }).max(by: { $0.value < $1.value }),
-            best > height
-        else { return }
+        let ahead = peerHeights.filter { connected.contains($0.key) && $0.value > height }
+        let trusted = ahead.filter { syncPenalties[$0.key] == nil }
+        guard let (peer, claimed) = (trusted.isEmpty ? ahead : trusted).randomElement() else { return }
+        let best = ahead.values.max() ?? claimed
         let stalled = clock.now - lastCommitInstant > settings.stallTimeout
         guard best - height >= settings.syncLag || stalled else { return }
         syncRequest = (peer, height + 1, clock.now)
@@ -408,6 +451,8 @@ public actor NodeEngine: NodeService {
     private func applySync(_ blocks: [CertifiedBlock], from peer: Ed25519PublicKey) {
         guard let pending = syncRequest, pending.peer == peer else { return }
         syncRequest = nil
+        // Cleared again below once the answer proves at least one block.
+        syncPenalties[peer] = clock.now
         let accepted: [CertifiedBlock]
         do throws(SyncError) {
             accepted = try BlockSyncVerifier.committedPrefix(
@@ -418,6 +463,7 @@ public actor NodeEngine: NodeService {
             return
         }
         guard !accepted.isEmpty else { return }
+        syncPenalties[peer] = nil
         executor.resetSpeculation()
         for item in accepted {
             do throws(ApplicationStateError) {
@@ -442,6 +488,7 @@ public actor NodeEngine: NodeService {
             "caught up from peer",
             metadata: ["height": "\(executor.committedHeader.height)", "peer": "\(peer.keyID)"])
         run(.start)
+        replayJournal()
         maybeRequestSync()
     }
 

@@ -114,9 +114,10 @@ public struct NodeRuntime: Sendable {
         var taggedLogger = logger
         taggedLogger[metadataKey: "node"] = "\(setup.key.publicKey.keyID)"
         let nodeLogger = taggedLogger
+        var settings = EngineSettings(consensus: consensus, mempool: mempoolConfiguration)
+        settings.maxMessageBytes = configuration.p2p.maxFrameBytes
         let engine = try NodeEngine(
-            genesis: genesis, key: setup.key, store: store, safety: safety,
-            settings: EngineSettings(consensus: consensus, mempool: mempoolConfiguration), logger: nodeLogger)
+            genesis: genesis, key: setup.key, store: store, safety: safety, settings: settings, logger: nodeLogger)
 
         let members = Set(genesis.validators.map(\.nodeKey)).union(genesis.observers)
         let transportConfiguration: PeerTransportConfiguration
@@ -182,6 +183,7 @@ struct EngineService: Service {
         await engine.start()
         let engine = self.engine
         let transport = self.transport
+        let logger = self.logger
         let failed = await withTaskGroup(of: Bool.self) { group in
             group.addTask {
                 for await message in transport.inbound {
@@ -191,9 +193,18 @@ struct EngineService: Service {
             }
             group.addTask {
                 for await message in engine.outgoing {
-                    switch message {
-                    case .send(let bytes, let peer): try? await transport.send(bytes, to: peer)
-                    case .broadcast(let bytes): _ = try? await transport.broadcast(bytes)
+                    do throws(PeerTransportError) {
+                        switch message {
+                        case .send(let bytes, let peer): try await transport.send(bytes, to: peer)
+                        case .broadcast(let bytes): _ = try await transport.broadcast(bytes)
+                        }
+                    } catch .messageTooLarge(let count, let maximum) {
+                        logger.warning(
+                            "dropped an outgoing message larger than the frame limit",
+                            metadata: ["bytes": "\(count)", "limit": "\(maximum)"])
+                    } catch {
+                        // A peer that is not connected now gets what it missed through sync and block requests.
+                        logger.trace("outgoing message not sent", metadata: ["reason": "\(error)"])
                     }
                 }
                 return false
