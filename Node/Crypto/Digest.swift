@@ -32,6 +32,12 @@ public struct Digest: Hashable, Sendable, Comparable, CustomStringConvertible {
 
     public var description: String { hex }
 
+    /// Hashes the 32 bytes in one call; the synthesized version combined them one at a time, which showed in
+    /// the node's profile (every mempool, index and vote table is keyed by these).
+    public func hash(into hasher: inout Hasher) {
+        bytes.withUnsafeBytes { hasher.combine(bytes: $0) }
+    }
+
     public static func < (lhs: Digest, rhs: Digest) -> Bool {
         lhs.bytes.lexicographicallyPrecedes(rhs.bytes)
     }

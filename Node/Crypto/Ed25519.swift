@@ -28,6 +28,12 @@ public struct Ed25519PublicKey: Hashable, Sendable, Comparable, CustomStringConv
 
     public var description: String { hex }
 
+    /// Hashes the 32 bytes in one call; the synthesized version combined them one at a time, which showed in
+    /// the node's profile (every mempool, index and vote table is keyed by these).
+    public func hash(into hasher: inout Hasher) {
+        bytes.withUnsafeBytes { hasher.combine(bytes: $0) }
+    }
+
     public static func < (lhs: Ed25519PublicKey, rhs: Ed25519PublicKey) -> Bool {
         lhs.bytes.lexicographicallyPrecedes(rhs.bytes)
     }
