@@ -68,6 +68,7 @@ public actor NodeEngine: NodeService {
 
     private var timer: Task<Void, Never>?
     private var deferredPayload: PayloadRequest?
+    private var proposalHeld = false
     private var gossipBuffer: [Transaction] = []
     private var peerHeights: [Ed25519PublicKey: UInt64] = [:]
     private var connectedPeers: [Ed25519PublicKey] = []
@@ -199,7 +200,11 @@ public actor NodeEngine: NodeService {
         case .consensus(let message):
             run(.message(message, from: peer))
         case .transactions(let transactions):
+            // Propose once after the whole batch, not on its first transaction.
+            proposalHeld = true
             for transaction in transactions { admit(transaction, from: .peer(peer)) }
+            proposalHeld = false
+            if deferredPayload != nil, mempool.count > 0 { proposeDeferred() }
         case .syncStatus(let height):
             peerHeights[peer] = height
         case .syncRequest(let height, let count):
@@ -317,8 +322,15 @@ public actor NodeEngine: NodeService {
 
     /// An idle chain would otherwise make empty blocks as fast as the network allows.
     private func shouldWaitForTransactions(_ request: PayloadRequest) -> Bool {
-        guard mempool.count == 0, !request.mustBeEmpty else { return false }
-        return executor.uncommittedTransactionIDs(through: request.parent.id).isEmpty
+        guard !request.mustBeEmpty else { return false }
+        // The certificate this proposal carries is what tells the others that a block with transactions
+        // committed; hold it back and their clients wait too.
+        let committed = executor.committedHeader
+        if committed.transactionCount > 0, committed.height + 1 >= request.parent.height { return false }
+        let inFlight = executor.uncommittedTransactionIDs(through: request.parent.id)
+        guard inFlight.isEmpty else { return false }
+        // Transactions that cannot be proposed yet (a gap in a signer's sequence) do not count.
+        return mempool.reap(maxCount: 1, maxBytes: Int.max, excluding: inFlight).isEmpty
     }
 
     private func deferPayload(_ request: PayloadRequest) {
@@ -496,6 +508,14 @@ public actor NodeEngine: NodeService {
 
     @discardableResult
     private func admit(_ transaction: Transaction, from origin: TransactionOrigin) -> SubmissionResult {
+        // Cheapest first: a peer gossiping transactions of keys nobody authorized costs no disk read and no
+        // signature check.
+        guard executor.isAuthorized(signer: transaction.signer, kind: transaction.kind) else {
+            return .rejected(
+                .init(
+                    code: .unauthorized,
+                    detail: "\(transaction.signer.keyID) may not submit \(transaction.kind)"))
+        }
         let id = transaction.id
         if let location = executor.location(of: id) {
             return .alreadyCommitted(id: id, height: location.height)
@@ -512,7 +532,7 @@ public actor NodeEngine: NodeService {
                 executor.markVerified(id)
                 dropped.removeValue(forKey: id)
                 if origin == .local { gossipBuffer.append(transaction) }
-                if deferredPayload != nil { proposeDeferred() }
+                if deferredPayload != nil, !proposalHeld { proposeDeferred() }
             }
             return .accepted(id: id)
         } catch {

@@ -72,7 +72,7 @@ public struct Mempool: Sendable {
 
     /// Admits `transaction` or says why not. The checks run cheapest first: chain, size, duplicate (a no-op
     /// that returns ``AdmissionOutcome/alreadyPending(id:)``), sequence against committed state and the window,
-    /// signature (once per id), authorization, a different pending transaction at the same sequence, the
+    /// authorization, signature (once per id), a different pending transaction at the same sequence, the
     /// signer's limit, then the pool's limits. A refusal leaves the pool unchanged (apart from the
     /// verified-id cache and ``signatureVerifications``).
     @discardableResult
@@ -100,13 +100,15 @@ public struct Mempool: Sendable {
             throw .sequenceTooFarAhead(
                 signer: signer, sequence: sequence, nextExpected: next, window: configuration.sequenceWindow)
         }
+        // Authorization is a lookup and the signature an Ed25519 verification: a flood of transactions by
+        // keys nobody authorized must not cost one each.
+        guard policy.isAuthorized(signer: signer, kind: transaction.kind) else {
+            throw .unauthorized(signer: signer, kind: transaction.kind)
+        }
         if !verified.contains(id) {
             signatureVerifications += 1
             guard transaction.hasValidSignature else { throw .badSignature(signer: signer, id: id) }
             verified.insert(id)
-        }
-        guard policy.isAuthorized(signer: signer, kind: transaction.kind) else {
-            throw .unauthorized(signer: signer, kind: transaction.kind)
         }
         let queue = signers[signer]
         if let pending = queue?.bySequence[sequence] {

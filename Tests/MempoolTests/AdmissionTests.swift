@@ -79,6 +79,26 @@ import Testing
         #expect(try pool.admit(notarize, policy: policy, now: .zero) == .added(id: notarize.id))
     }
 
+    @Test func unauthorizedSignerCostsNoSignatureVerification() throws {
+        var pool = MempoolFixtures.pool()
+        var policy = TestPolicy()
+        policy.revoke(alice, .notarize)
+        let signed = MempoolFixtures.transaction(alice, 1, kind: .notarize)
+        let forged = Transaction(
+            chainID: signed.chainID, signer: signed.signer, sequence: signed.sequence, kind: signed.kind,
+            payload: signed.payload + [0], signature: signed.signature)
+        #expect(throws: MempoolRejection.unauthorized(signer: alice.publicKey, kind: .notarize)) {
+            try pool.admit(forged, policy: policy, now: .zero)
+        }
+        #expect(pool.signatureVerifications == 0)
+        // Authorized, the same forgery is caught by its signature.
+        #expect(throws: MempoolRejection.badSignature(signer: alice.publicKey, id: forged.id)) {
+            try pool.admit(forged, policy: TestPolicy(), now: .zero)
+        }
+        #expect(pool.signatureVerifications == 1)
+        #expect(pool.count == 0)
+    }
+
     @Test func committedSequenceIsStaleAndTheNextIsAdmitted() throws {
         var pool = MempoolFixtures.pool()
         let policy = TestPolicy(next: [alice.publicKey: 5])
