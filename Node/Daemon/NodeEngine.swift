@@ -78,6 +78,8 @@ public actor NodeEngine: NodeService {
     /// peer that claims a height it cannot prove does not stop a node from catching up from the others.
     private var syncPenalties: [Ed25519PublicKey: ContinuousClock.Instant] = [:]
     private var timerGeneration: UInt64 = 0
+    /// Each peer's sync-answer budget (validators and observers only, so bounded).
+    private var syncBuckets: [Ed25519PublicKey: (tokens: Double, at: ContinuousClock.Instant)] = [:]
     private var dropped: [Digest: String] = [:]
     private var droppedOrder: [Digest] = []
     private(set) var failure: ApplicationStateError?
@@ -238,7 +240,19 @@ public actor NodeEngine: NodeService {
 
     /// Records which peers are connected, for status.
     public func setConnectedPeers(_ peers: [Ed25519PublicKey]) {
+        let previous = Set(connectedPeers)
         connectedPeers = peers.sorted()
+        // A peer that (re)connected missed the gossip of what this node's clients submitted meanwhile.
+        let pending = mempool.pendingTransactions(from: .local, limit: 4 * NodeMessage.maxGossipTransactions)
+        guard !pending.isEmpty else { return }
+        for peer in connectedPeers where !previous.contains(peer) {
+            var start = 0
+            while start < pending.count {
+                let end = min(pending.count, start + NodeMessage.maxGossipTransactions)
+                send(.send(encode(.transactions(Array(pending[start..<end]))), to: peer))
+                start = end
+            }
+        }
     }
 
     private func timerFired(epoch: UInt64, round: UInt64, generation: UInt64) {
@@ -421,6 +435,19 @@ public actor NodeEngine: NodeService {
     // MARK: Block sync
 
     private func serveSync(from height: UInt64, count: UInt64, to peer: Ed25519PublicKey) {
+        // Reading and encoding up to 64 blocks runs on the engine: each peer has a bucket of 4 answers that
+        // refills at 10 per second, so a peer flooding requests cannot crowd out consensus while one catching
+        // up (one request at a time) is never slowed.
+        let now = clock.now
+        var bucket = syncBuckets[peer] ?? (tokens: 4, at: now)
+        let elapsed = now - bucket.at
+        let refill = Double(elapsed.components.seconds) * 10 + Double(elapsed.components.attoseconds) / 1e17
+        bucket = (tokens: min(4, bucket.tokens + refill), at: now)
+        guard bucket.tokens >= 1 else {
+            syncBuckets[peer] = bucket
+            return
+        }
+        syncBuckets[peer] = (tokens: bucket.tokens - 1, at: now)
         var blocks: [CertifiedBlock] = []
         var bytes = 0
         let limit = settings.maxMessageBytes / 2

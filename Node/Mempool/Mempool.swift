@@ -43,6 +43,17 @@ public struct Mempool: Sendable {
     /// The pending transaction with this id, if any.
     public func transaction(_ id: Digest) -> Transaction? { entries[id]?.transaction }
 
+    /// Up to `limit` pending transactions that came from `origin`, in arrival order: what a node sends a peer
+    /// that connects after their first gossip missed it.
+    public func pendingTransactions(from origin: TransactionOrigin, limit: Int) -> [Transaction] {
+        var result: [Transaction] = []
+        for (arrival, id) in arrivals where result.count < limit {
+            guard let entry = entries[id], entry.arrival == arrival, entry.origin == origin else { continue }
+            result.append(entry.transaction)
+        }
+        return result
+    }
+
     /// The first sequence number after `committedNext` that no pending transaction of `signer` holds: what a
     /// client should sign next so its transaction follows the ones already waiting.
     public func nextFreeSequence(of signer: Ed25519PublicKey, committedNext: UInt64) -> UInt64 {

@@ -185,6 +185,34 @@ struct EngineNetworkTests {
         await cluster.stopAll()
     }
 
+    @Test("a peer that connects later is sent what local clients submitted, once")
+    func gossipOnConnect() async throws {
+        let cluster = try EngineCluster()
+        let engine = cluster.engine(0)
+        let peer = cluster.fixture.validatorKeys[1].publicKey
+        let tx = cluster.fixture.notarize(sequence: 1, label: "before the peer connected")
+        #expect(await engine.submit(transaction: tx.canonicalBytes) == .accepted(id: tx.id))
+        await engine.setConnectedPeers([peer])
+        await engine.setConnectedPeers([peer])
+        await engine.flushGossip()
+        await engine.stop()
+        var messages: [OutgoingMessage] = []
+        for await message in engine.outgoing { messages.append(message) }
+        // One direct send on connect, then the ordinary broadcast of the flush; the second call with the same
+        // peer sends nothing.
+        #expect(messages.count == 2)
+        guard case .send(let bytes, let target)? = messages.first else {
+            Issue.record("expected a direct send first, got \(messages)")
+            return
+        }
+        #expect(target == peer)
+        #expect(try NodeMessage.decode(canonical: bytes) == .transactions([tx]))
+        guard case .broadcast? = messages.last else {
+            Issue.record("expected the gossip broadcast last, got \(messages)")
+            return
+        }
+    }
+
     @Test("an engine restarted on its data directory keeps its blocks and rejoins")
     func restart() async throws {
         let cluster = try EngineCluster()

@@ -99,6 +99,21 @@ import Testing
         #expect(pool.count == 0)
     }
 
+    @Test func pendingTransactionsByOriginInArrivalOrder() throws {
+        var pool = MempoolFixtures.pool()
+        let policy = TestPolicy()
+        let first = MempoolFixtures.transaction(alice, 1, kind: .notarize)
+        let gossiped = MempoolFixtures.transaction(alice, 2, kind: .notarize)
+        let second = MempoolFixtures.transaction(alice, 3, kind: .notarize)
+        try pool.admit(first, policy: policy, now: .zero)
+        try pool.admit(gossiped, from: .peer(bob.publicKey), policy: policy, now: .zero)
+        try pool.admit(second, policy: policy, now: .zero)
+        #expect(pool.pendingTransactions(from: .local, limit: 10) == [first, second])
+        #expect(pool.pendingTransactions(from: .local, limit: 1) == [first])
+        #expect(pool.pendingTransactions(from: .peer(bob.publicKey), limit: 10) == [gossiped])
+        #expect(pool.pendingTransactions(from: .peer(alice.publicKey), limit: 10).isEmpty)
+    }
+
     @Test func committedSequenceIsStaleAndTheNextIsAdmitted() throws {
         var pool = MempoolFixtures.pool()
         let policy = TestPolicy(next: [alice.publicKey: 5])
