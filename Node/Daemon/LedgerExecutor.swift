@@ -178,7 +178,7 @@ public final class LedgerExecutor {
     public func committedNextSequence(of signer: Ed25519PublicKey) -> UInt64 {
         if let cached = sequenceCache[signer] { return cached }
         let value: UInt64
-        if let bytes = try? database.get(Keys.sequence(signer)), let decoded = Self.decodeUInt64(bytes) {
+        if let bytes = try? database.get(Keys.sequence(signer)), let decoded = UInt64(bigEndianBytes: bytes) {
             value = decoded
         } else {
             // Not cached: any key may be asked about, and only keys that committed something are worth keeping.
@@ -197,7 +197,7 @@ public final class LedgerExecutor {
     /// Where the committed transaction `id` is, if it is committed.
     public func location(of id: Digest) -> TransactionLocation? {
         guard let bytes = try? database.get(Keys.transaction(id)), bytes.count == 12,
-            let height = Self.decodeUInt64(bytes[0..<8])
+            let height = UInt64(bigEndianBytes: bytes[0..<8])
         else { return nil }
         let index = bytes[8..<12].reduce(0) { $0 << 8 | Int($1) }
         return TransactionLocation(height: height, index: index)
@@ -321,12 +321,13 @@ public final class LedgerExecutor {
         }
         var batch = WriteBatch()
         for (signer, next) in result.sequences {
-            batch.put(key: Keys.sequence(signer), value: Self.encodeUInt64(next))
+            batch.put(key: Keys.sequence(signer), value: StorageKeyspace.bigEndian(next))
         }
         for (index, txID) in result.transactionIDs.enumerated() {
             batch.put(
                 key: Keys.transaction(txID),
-                value: Self.encodeUInt64(block.header.height) + Self.encodeUInt32(UInt32(index)))
+                value: StorageKeyspace.bigEndian(block.header.height)
+                    + StorageKeyspace.bigEndian(UInt64(index)).suffix(4))
         }
         for (digest, record) in result.notarizations {
             batch.put(key: Keys.notarization(digest), value: record.canonicalBytes)
@@ -444,18 +445,5 @@ public final class LedgerExecutor {
         writer.write(header.transactionRoot)
         writer.writeVarUInt(header.transactionCount)
         return SHA256.hash(tag: "ensure/state-chain/v1", writer.bytes)
-    }
-
-    static func encodeUInt64(_ value: UInt64) -> [UInt8] {
-        (0..<8).map { UInt8(truncatingIfNeeded: value >> (56 - 8 * UInt64($0))) }
-    }
-
-    static func encodeUInt32(_ value: UInt32) -> [UInt8] {
-        (0..<4).map { UInt8(truncatingIfNeeded: value >> (24 - 8 * UInt32($0))) }
-    }
-
-    static func decodeUInt64(_ bytes: some Collection<UInt8>) -> UInt64? {
-        guard bytes.count == 8 else { return nil }
-        return bytes.reduce(0) { $0 << 8 | UInt64($1) }
     }
 }

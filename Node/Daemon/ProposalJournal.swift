@@ -26,7 +26,7 @@ public final class ProposalJournal: Sendable {
 
     /// Stores `proposal` durably.
     public func record(_ proposal: Proposal) throws(LevelDBError) {
-        let key = Self.prefix + LedgerExecutor.encodeUInt64(proposal.block.header.round) + proposal.block.id.bytes
+        let key = Self.prefix + StorageKeyspace.bigEndian(proposal.block.header.round) + proposal.block.id.bytes
         try database.put(key: key, value: ConsensusMessage.proposal(proposal).canonicalBytes, sync: true)
     }
 
@@ -50,7 +50,7 @@ public final class ProposalJournal: Sendable {
         let excess = max(0, entries.count - Self.capacity)
         for (index, entry) in entries.enumerated() {
             let roundBytes = entry.key.dropFirst(Self.prefix.count).prefix(8)
-            let stored = LedgerExecutor.decodeUInt64(roundBytes) ?? 0
+            let stored = UInt64(bigEndianBytes: roundBytes) ?? 0
             if stored <= round || index < excess { batch.delete(key: entry.key) }
         }
         guard !batch.operations.isEmpty else { return }

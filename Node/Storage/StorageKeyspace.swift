@@ -59,14 +59,15 @@ public enum StorageKeyspace {
     }
 
     /// The 8-byte big-endian form of `value`.
-    static func bigEndian(_ value: UInt64) -> [UInt8] {
+    /// The 8 big-endian bytes of `value`, so keys sort in numeric order.
+    public static func bigEndian(_ value: UInt64) -> [UInt8] {
         (0..<8).map { UInt8(truncatingIfNeeded: value >> (56 - 8 * UInt64($0))) }
     }
 }
 
 extension UInt64 {
-    /// Reads exactly 8 big-endian bytes; nil for any other length.
-    init?(bigEndianBytes bytes: some Collection<UInt8>) {
+    /// Reads exactly 8 big-endian bytes, as ``StorageKeyspace/bigEndian(_:)`` writes them; nil for any other length.
+    public init?(bigEndianBytes bytes: some Collection<UInt8>) {
         guard bytes.count == 8 else { return nil }
         self = bytes.reduce(0) { $0 << 8 | UInt64($1) }
     }
