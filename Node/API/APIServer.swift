@@ -1,4 +1,5 @@
 import EnsureCrypto
+import Ledger
 import Foundation
 public import Hummingbird
 public import Logging
@@ -110,6 +111,10 @@ struct Routes<Node: NodeService>: Sendable {
         case .committed(let height, let index, let blockID):
             body = TransactionStatusBody(
                 id: id.hex, status: "committed", height: height, index: index, blockID: blockID.hex)
+        case .failed(let height, let index, let blockID, let failure):
+            body = TransactionStatusBody(
+                id: id.hex, status: "failed", height: height, index: index, blockID: blockID.hex, code: failure.code,
+                reason: failure.reason)
         case .dropped(let reason):
             body = TransactionStatusBody(id: id.hex, status: "dropped", reason: reason)
         }

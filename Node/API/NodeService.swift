@@ -80,8 +80,11 @@ public enum TransactionStatus: Sendable, Equatable {
     case unknown
     /// It waits in the mempool.
     case pending
-    /// It is in the committed block at `height`, at position `index`.
+    /// It is in the committed block at `height`, at position `index`, and applied.
     case committed(height: UInt64, index: Int, blockID: Digest)
+    /// It is in the committed block at `height`, at position `index`, but changed nothing except its signer's
+    /// sequence, for `failure`.
+    case failed(height: UInt64, index: Int, blockID: Digest, failure: TransactionFailure)
     /// It was admitted and later dropped without committing, for `reason`.
     case dropped(reason: String)
 }

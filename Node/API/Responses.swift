@@ -62,6 +62,7 @@ struct TransactionStatusBody: Codable, Equatable {
     var height: UInt64?
     var index: Int?
     var blockID: String?
+    var code: String?
     var reason: String?
 }
 

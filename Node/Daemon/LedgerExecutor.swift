@@ -46,45 +46,27 @@ public enum ApplicationStateError: Error, Equatable, Sendable, CustomStringConve
 struct ExecutedBlock {
     let header: BlockHeader
     let parentID: Digest
-    /// The next expected sequence of every signer the block touched.
-    let sequences: [Ed25519PublicKey: UInt64]
-    /// The notarizations the block makes (first one wins across the chain).
-    let notarizations: [Digest: NotarizationRecordValue]
+    /// The state root after the block (for genesis, the root of the genesis state).
+    let stateRoot: Digest
+    /// Every state write the block makes.
+    let changes: StateChanges
     let transactionIDs: [Digest]
 }
 
-/// A committed notarization as stored: the label, signer, transaction, height and block time.
-struct NotarizationRecordValue: Hashable, CanonicalCodable {
-    let label: String
-    let signer: Ed25519PublicKey
-    let transactionID: Digest
-    let height: UInt64
-    let timestamp: UInt64
+/// Committed state seen through the writes of executed, uncommitted ancestors (newest first).
+struct ChainStateReader: LedgerStateReader {
+    let database: LevelDB
+    let pending: [StateChanges]
 
-    static var maxEncodedSize: Int { NotarizePayload.maxLabelBytes + 3 + 32 + 32 + 20 }
-
-    func encode(to writer: inout CanonicalWriter) {
-        writer.writeString(label)
-        writer.write(signer)
-        writer.write(transactionID)
-        writer.writeVarUInt(height)
-        writer.writeVarUInt(timestamp)
-    }
-
-    init(label: String, signer: Ed25519PublicKey, transactionID: Digest, height: UInt64, timestamp: UInt64) {
-        self.label = label
-        self.signer = signer
-        self.transactionID = transactionID
-        self.height = height
-        self.timestamp = timestamp
-    }
-
-    init(from reader: inout CanonicalReader, field: String) throws(CanonicalDecodingError) {
-        label = try reader.readString(field: "\(field).label", maxBytes: NotarizePayload.maxLabelBytes)
-        signer = try reader.readPublicKey(field: "\(field).signer")
-        transactionID = try reader.readDigest(field: "\(field).transactionID")
-        height = try reader.readVarUInt(field: "\(field).height")
-        timestamp = try reader.readVarUInt(field: "\(field).timestamp")
+    func value(forKey key: [UInt8]) throws(LedgerStateError) -> [UInt8]? {
+        for changes in pending {
+            if let value = changes.writes[key] { return value }
+        }
+        do {
+            return try database.get(key)
+        } catch {
+            throw .storage("\(error)")
+        }
     }
 }
 
@@ -94,41 +76,29 @@ public struct TransactionLocation: Hashable, Sendable {
     public let height: UInt64
     /// The position in the block.
     public let index: Int
+    /// Why it changed nothing but its signer's sequence, if it failed.
+    public let failure: TransactionFailure?
 
     /// Creates a location.
-    public init(height: UInt64, index: Int) {
+    public init(height: UInt64, index: Int, failure: TransactionFailure? = nil) {
         self.height = height
         self.index = index
+        self.failure = failure
     }
 }
 
-/// The node's application: validates and executes blocks over committed state in LevelDB, and writes a
-/// committed block, its certificate and its state changes in one synced batch.
-///
-/// Until the ledger application's registries land, the state is the per-signer sequence numbers, the
-/// transaction index and the notarizations. Organization admin keys from genesis may notarize; every other
-/// signer and kind is refused. The header's state root is a hash chain over the blocks' transaction roots:
-/// a deterministic commitment to the ordered history, and so to the state it produces.
+/// The node's application host: executes blocks with ``LedgerApplication`` over committed state in LevelDB seen
+/// through the writes of uncommitted ancestors, and writes a committed block, its certificate and its state
+/// changes in one synced batch.
 public final class LedgerExecutor {
-    /// Keys under which the application keeps its committed state, beside the block store's namespaces.
-    enum Keys {
-        static let sequencePrefix = Array("app/seq/".utf8)
-        static let transactionPrefix = Array("app/tx/".utf8)
-        static let notarizationPrefix = Array("app/notary/".utf8)
-
-        static func sequence(_ signer: Ed25519PublicKey) -> [UInt8] { sequencePrefix + signer.bytes }
-        static func transaction(_ id: Digest) -> [UInt8] { transactionPrefix + id.bytes }
-        static func notarization(_ digest: Digest) -> [UInt8] { notarizationPrefix + digest.bytes }
-    }
-
     /// The chain this executor runs.
     public let genesis: Genesis
     /// The block store the executor commits into.
     public let store: BlockStore
     private let database: LevelDB
-    private let authorizedSigners: Set<Ed25519PublicKey>
     private var executed: [Digest: ExecutedBlock] = [:]
     private var sequenceCache: [Ed25519PublicKey: UInt64] = [:]
+    private var roleCache: [Ed25519PublicKey: KeyRole?] = [:]
     /// Transaction ids whose signatures were checked (by the mempool or an earlier execution).
     private var verifiedIDs: Set<Digest> = []
     private var verifiedOrder: [Digest] = []
@@ -136,6 +106,8 @@ public final class LedgerExecutor {
 
     /// The committed tip's header.
     public private(set) var committedHeader: BlockHeader
+    /// The chain parameters in committed state.
+    public private(set) var parameters: GenesisParameters
 
     /// Opens the executor over `store`, whose tip (written by earlier runs, or genesis written now) is the
     /// committed state.
@@ -143,11 +115,14 @@ public final class LedgerExecutor {
         self.genesis = genesis
         self.store = store
         self.database = store.database
-        self.authorizedSigners = Set(genesis.organizations.map(\.adminKey))
+        let genesisChanges = LedgerApplication.genesisChanges(genesis)
         if store.tip == nil {
+            var batch = WriteBatch()
+            Self.add(genesisChanges, to: &batch)
             do {
                 try store.append(
-                    genesisBlock, certificate: .genesis(chainID: genesis.chainID, blockID: genesisBlock.id))
+                    genesisBlock, certificate: .genesis(chainID: genesis.chainID, blockID: genesisBlock.id),
+                    extraWrites: batch)
             } catch {
                 throw .blockStore(error)
             }
@@ -167,20 +142,36 @@ public final class LedgerExecutor {
         } catch {
             throw .storage("\(error)")
         }
+        let committed = ChainStateReader(database: database, pending: [])
+        do {
+            parameters = try LedgerApplication.parameters(in: committed)
+        } catch {
+            throw .corrupt(
+                key: "app/params",
+                reason: "\(error); the data directory predates the ledger application: remove it and resync")
+        }
+        let genesisRoot = LedgerApplication.stateRoot(parent: .zero, height: 0, changes: genesisChanges)
         executed[committedHeader.id] = ExecutedBlock(
-            header: committedHeader, parentID: committedHeader.parentID, sequences: [:], notarizations: [:],
+            header: committedHeader, parentID: committedHeader.parentID,
+            stateRoot: committedHeader.height == 0 ? genesisRoot : committedHeader.stateRoot, changes: StateChanges(),
             transactionIDs: [])
+    }
+
+    private static func add(_ changes: StateChanges, to batch: inout WriteBatch) {
+        for (key, value) in changes.writes {
+            if let value { batch.put(key: key, value: value) } else { batch.delete(key: key) }
+        }
     }
 
     // MARK: Committed state
 
+    /// Committed state, for reads.
+    public var committedState: some LedgerStateReader { ChainStateReader(database: database, pending: []) }
+
     /// The next sequence `signer` must use in committed state.
     public func committedNextSequence(of signer: Ed25519PublicKey) -> UInt64 {
         if let cached = sequenceCache[signer] { return cached }
-        let value: UInt64
-        if let bytes = try? database.get(Keys.sequence(signer)), let decoded = UInt64(bigEndianBytes: bytes) {
-            value = decoded
-        } else {
+        guard let bytes = try? database.get(StateKeys.sequence(signer)), let value = StateKeys.uint64(bytes) else {
             // Not cached: any key may be asked about, and only keys that committed something are worth keeping.
             return 1
         }
@@ -189,24 +180,32 @@ public final class LedgerExecutor {
         return value
     }
 
-    /// Whether `signer` may submit `kind`.
-    public func isAuthorized(signer: Ed25519PublicKey, kind: TransactionKind) -> Bool {
-        kind == .notarize && authorizedSigners.contains(signer)
+    /// What `signer` is in committed state.
+    public func role(of signer: Ed25519PublicKey) -> KeyRole? {
+        if let cached = roleCache[signer] { return cached }
+        let role = try? LedgerApplication.role(of: signer, in: committedState)
+        if roleCache.count >= 100_000 { roleCache.removeAll(keepingCapacity: true) }
+        roleCache[signer] = .some(role)
+        return role
     }
 
-    /// Where the committed transaction `id` is, if it is committed.
+    /// Whether `signer` may submit `kind`, in committed state.
+    public func isAuthorized(signer: Ed25519PublicKey, kind: TransactionKind) -> Bool {
+        LedgerApplication.may(role(of: signer), submit: kind)
+    }
+
+    /// Where the committed transaction `id` is, and whether it applied, if it is committed.
     public func location(of id: Digest) -> TransactionLocation? {
-        guard let bytes = try? database.get(Keys.transaction(id)), bytes.count == 12,
-            let height = UInt64(bigEndianBytes: bytes[0..<8])
+        guard let bytes = try? database.get(StateKeys.receipt(id)),
+            let receipt = try? TransactionReceipt.decode(canonical: bytes, field: "receipt")
         else { return nil }
-        let index = bytes[8..<12].reduce(0) { $0 << 8 | Int($1) }
-        return TransactionLocation(height: height, index: index)
+        return TransactionLocation(height: receipt.height, index: Int(receipt.index), failure: receipt.failure)
     }
 
     /// The committed notarization of `digest`, if any.
     public func notarization(of digest: Digest) -> NotarizationRecord? {
-        guard let bytes = try? database.get(Keys.notarization(digest)),
-            let value = try? NotarizationRecordValue.decode(canonical: bytes, field: "notarization")
+        guard let bytes = try? database.get(StateKeys.notarization(digest)),
+            let value = try? NotarizationEntry.decode(canonical: bytes, field: "notarization")
         else { return nil }
         return NotarizationRecord(
             digest: digest, label: value.label, signer: value.signer, transactionID: value.transactionID,
@@ -229,6 +228,53 @@ public final class LedgerExecutor {
     /// Whether `blockID` was executed here (and not yet dropped).
     public func hasExecuted(_ blockID: Digest) -> Bool { executed[blockID] != nil }
 
+    /// State after the executed block `block`: committed state seen through it and its uncommitted ancestors.
+    private func state(after block: ExecutedBlock) -> ChainStateReader {
+        var pending: [StateChanges] = []
+        var cursor: ExecutedBlock? = block
+        while let current = cursor, current.header.height > committedHeader.height {
+            pending.append(current.changes)
+            cursor = executed[current.parentID]
+        }
+        return ChainStateReader(database: database, pending: pending)
+    }
+
+    private func run(_ transactions: [Transaction], header: BlockHeader, parent: ExecutedBlock)
+        throws(ExecutionError) -> BlockExecution
+    {
+        do {
+            return try LedgerApplication.executeBlock(
+                transactions, chainID: genesis.chainID, height: header.height, timestamp: header.timestamp,
+                parentStateRoot: parent.stateRoot, on: state(after: parent)
+            ) { tx, id in
+                if verifiedIDs.contains(id) { return true }
+                guard tx.hasValidSignature else { return false }
+                markVerified(id)
+                return true
+            }
+        } catch {
+            switch error {
+            case .invalid(let field, let reason): throw ExecutionError(field: field, reason: reason)
+            case .state(let error): throw ExecutionError(field: "state", reason: "\(error)")
+            }
+        }
+    }
+
+    private func checkHeader(_ block: Block, parent: ExecutedBlock) throws(ExecutionError) {
+        let header = block.header
+        guard header.timestamp >= parent.header.timestamp else {
+            throw ExecutionError(field: "block.header.timestamp", reason: "is earlier than the parent's")
+        }
+        let limits = (try? LedgerApplication.parameters(in: state(after: parent))) ?? parameters
+        let maxBytes = min(limits.maxBlockBytes, UInt64(LedgerLimits.blockBytes))
+        guard UInt64(block.canonicalBytes.count) <= maxBytes else {
+            throw ExecutionError(field: "block", reason: "is larger than the limit of \(maxBytes) bytes")
+        }
+        guard header.nextValidatorSetHash == nil else {
+            throw ExecutionError(field: "block.header.nextValidatorSetHash", reason: "must be absent")
+        }
+    }
+
     /// Checks `block` against its executed parent and remembers its state changes. The parent must have been
     /// executed (consensus executes blocks in order).
     public func execute(_ block: Block) throws(ExecutionError) {
@@ -237,63 +283,102 @@ public final class LedgerExecutor {
         guard let parent = executed[header.parentID] else {
             throw ExecutionError(field: "block.header.parentID", reason: "names a block that was not executed here")
         }
-        guard header.timestamp >= parent.header.timestamp else {
-            throw ExecutionError(field: "block.header.timestamp", reason: "is earlier than the parent's")
+        try checkHeader(block, parent: parent)
+        let result = try run(block.transactions, header: header, parent: parent)
+        guard header.incidentLogSize == result.incidentLogSize else {
+            throw ExecutionError(
+                field: "block.header.incidentLogSize",
+                reason: "is \(header.incidentLogSize), executed \(result.incidentLogSize)")
         }
-        guard header.incidentLogSize == 0, header.incidentLogRoot == MerkleHash.emptyRoot else {
-            throw ExecutionError(field: "block.header.incidentLogSize", reason: "must be 0: no incident is committed")
+        guard header.incidentLogRoot == result.incidentLogRoot else {
+            throw ExecutionError(field: "block.header.incidentLogRoot", reason: "does not match the executed log")
         }
-        let maxBytes = min(genesis.parameters.maxBlockBytes, UInt64(LedgerLimits.blockBytes))
-        guard UInt64(block.canonicalBytes.count) <= maxBytes else {
-            throw ExecutionError(field: "block", reason: "is larger than the genesis limit of \(maxBytes) bytes")
-        }
-        guard header.nextValidatorSetHash == nil else {
-            throw ExecutionError(field: "block.header.nextValidatorSetHash", reason: "must be absent")
-        }
-        let changes = try apply(block.transactions, after: parent, height: header.height, timestamp: header.timestamp)
-        let root = Self.stateRoot(parent: parent.header.stateRoot, header: header)
-        guard header.stateRoot == root else {
+        guard header.stateRoot == result.stateRoot else {
             throw ExecutionError(field: "block.header.stateRoot", reason: "does not match the executed state")
         }
         executed[block.id] = ExecutedBlock(
-            header: header, parentID: header.parentID, sequences: changes.sequences,
-            notarizations: changes.notarizations, transactionIDs: block.transactions.map(\.id))
+            header: header, parentID: header.parentID, stateRoot: result.stateRoot, changes: result.changes,
+            transactionIDs: result.transactionIDs)
     }
 
-    /// Picks, from `candidates` in order, the transactions that execute on top of `parentID` (skipping the
-    /// rest of a signer's run after one that does not), within the genesis block limits.
+    /// Executes a block this node proposes: fills the header's incident-log and state fields from the execution
+    /// and remembers the result under the final block id. Nil when the parent was not executed here or a
+    /// transaction does not execute (the proposal is then built without transactions).
+    public func prepare(_ transactions: [Transaction], header template: BlockHeader) -> BlockHeader? {
+        guard let (header, result) = executeTemplate(transactions, header: template) else { return nil }
+        executed[header.id] = ExecutedBlock(
+            header: header, parentID: header.parentID, stateRoot: result.stateRoot, changes: result.changes,
+            transactionIDs: result.transactionIDs)
+        return header
+    }
+
+    /// The header `template` with the incident-log and state fields that executing `transactions` on its parent
+    /// gives, without remembering the execution; nil when it does not execute.
+    public func preview(_ transactions: [Transaction], header template: BlockHeader) -> BlockHeader? {
+        executeTemplate(transactions, header: template)?.0
+    }
+
+    private func executeTemplate(_ transactions: [Transaction], header template: BlockHeader)
+        -> (BlockHeader, BlockExecution)?
+    {
+        guard let parent = executed[template.parentID],
+            let result = try? run(transactions, header: template, parent: parent)
+        else { return nil }
+        var header = template
+        header.incidentLogSize = result.incidentLogSize
+        header.incidentLogRoot = result.incidentLogRoot
+        header.stateRoot = result.stateRoot
+        return (header, result)
+    }
+
+    /// The block limits in force for a child of `parentID` (committed parameters when the parent is unknown).
+    public func limits(forChildOf parentID: Digest) -> GenesisParameters {
+        guard let parent = executed[parentID] else { return parameters }
+        return (try? LedgerApplication.parameters(in: state(after: parent))) ?? parameters
+    }
+
+    /// Picks, from `candidates` in order, the transactions that can go into a block on `parentID`: the next in
+    /// their signer's sequence and validly signed (skipping the rest of a signer's run after one that is not),
+    /// within the block limits. A transaction that will fail under the application rules is still picked: it
+    /// commits with a receipt that says why.
     public func selectExecutable(_ candidates: [Transaction], parentID: Digest, maxBytes byteLimit: Int? = nil)
         -> [Transaction]
     {
         guard let parent = executed[parentID] else { return [] }
+        let reader = state(after: parent)
+        let limits = self.limits(forChildOf: parentID)
         var sequences: [Ed25519PublicKey: UInt64] = [:]
         var blocked: Set<Ed25519PublicKey> = []
         var chosen: [Transaction] = []
         var bytes = 0
-        let maxCount = Int(min(genesis.parameters.maxBlockTransactions, UInt64(LedgerLimits.blockTransactions)))
-        let genesisBytes = Int(min(genesis.parameters.maxBlockBytes, UInt64(LedgerLimits.blockBytes))) - 64 * 1024
-        let maxBytes = min(genesisBytes, byteLimit ?? genesisBytes)
+        let maxCount = Int(min(limits.maxBlockTransactions, UInt64(LedgerLimits.blockTransactions)))
+        let limitBytes = Int(min(limits.maxBlockBytes, UInt64(LedgerLimits.blockBytes))) - 64 * 1024
+        let maxBytes = min(limitBytes, byteLimit ?? limitBytes)
         for tx in candidates where !blocked.contains(tx.signer) {
-            let expected = sequences[tx.signer] ?? nextSequence(of: tx.signer, after: parent)
+            let expected: UInt64
+            if let next = sequences[tx.signer] {
+                expected = next
+            } else {
+                let stored = (try? reader.value(forKey: StateKeys.sequence(tx.signer))).flatMap { $0 }
+                expected = stored.flatMap(StateKeys.uint64) ?? 1
+            }
             let size = tx.canonicalBytes.count
             guard chosen.count < maxCount, bytes + size <= maxBytes else { break }
             // Already in an ancestor: not proposed again, and not a reason to stop the signer's run.
             if tx.sequence < expected { continue }
-            guard tx.sequence == expected, (try? check(tx, field: "candidate")) != nil else {
+            let id = tx.id
+            guard tx.sequence == expected, tx.chainID == genesis.chainID,
+                verifiedIDs.contains(id) || tx.hasValidSignature
+            else {
                 blocked.insert(tx.signer)
                 continue
             }
+            markVerified(id)
             sequences[tx.signer] = expected + 1
             chosen.append(tx)
             bytes += size
         }
         return chosen
-    }
-
-    /// Builds the header fields that depend on execution for a block of `transactions` on `parentID`.
-    public func stateRoot(forChildOf parentID: Digest, header: BlockHeader) -> Digest? {
-        guard let parent = executed[parentID] else { return nil }
-        return Self.stateRoot(parent: parent.header.stateRoot, header: header)
     }
 
     /// The ids of transactions in executed, uncommitted blocks from `blockID` back to the committed tip.
@@ -320,30 +405,34 @@ public final class LedgerExecutor {
             throw .notExecuted(height: block.header.height, blockID: id)
         }
         var batch = WriteBatch()
-        for (signer, next) in result.sequences {
-            batch.put(key: Keys.sequence(signer), value: StorageKeyspace.bigEndian(next))
-        }
-        for (index, txID) in result.transactionIDs.enumerated() {
-            batch.put(
-                key: Keys.transaction(txID),
-                value: StorageKeyspace.bigEndian(block.header.height)
-                    + StorageKeyspace.bigEndian(UInt64(index)).suffix(4))
-        }
-        for (digest, record) in result.notarizations {
-            batch.put(key: Keys.notarization(digest), value: record.canonicalBytes)
-        }
+        Self.add(result.changes, to: &batch)
         do {
             try store.append(block, certificate: certificate, extraWrites: batch)
         } catch {
             throw .blockStore(error)
         }
-        for (signer, next) in result.sequences { sequenceCache[signer] = next }
+        for (key, value) in result.changes.writes where key.starts(with: StateKeys.sequencePrefix) {
+            guard let signer = Ed25519PublicKey(bytes: Array(key.dropFirst(StateKeys.sequencePrefix.count))),
+                let next = value.flatMap(StateKeys.uint64)
+            else { continue }
+            sequenceCache[signer] = next
+        }
         if sequenceCache.count > 100_000 { sequenceCache.removeAll() }
+        if result.changes.touches(prefix: StateKeys.rolePrefix)
+            || result.changes.touches(prefix: StateKeys.organizationPrefix)
+        {
+            roleCache.removeAll()
+        }
+        if result.changes.writes[StateKeys.parameters] != nil,
+            let updated = try? LedgerApplication.parameters(in: committedState)
+        {
+            parameters = updated
+        }
         executed.removeValue(forKey: committedHeader.id)
         committedHeader = block.header
         executed[id] = ExecutedBlock(
-            header: block.header, parentID: block.header.parentID, sequences: [:], notarizations: [:],
-            transactionIDs: [])
+            header: block.header, parentID: block.header.parentID, stateRoot: result.stateRoot,
+            changes: StateChanges(), transactionIDs: [])
         let height = block.header.height
         executed = executed.filter { $0.value.header.height > height || $0.key == id }
     }
@@ -361,89 +450,5 @@ public final class LedgerExecutor {
     /// Forgets every executed, uncommitted block (after the consensus core restarts from the committed tip).
     public func resetSpeculation() {
         executed = [committedHeader.id: executed[committedHeader.id]!]
-    }
-
-    // MARK: Rules
-
-    private struct Changes {
-        var sequences: [Ed25519PublicKey: UInt64] = [:]
-        var notarizations: [Digest: NotarizationRecordValue] = [:]
-    }
-
-    private func apply(_ transactions: [Transaction], after parent: ExecutedBlock, height: UInt64, timestamp: UInt64)
-        throws(ExecutionError) -> Changes
-    {
-        var changes = Changes()
-        guard UInt64(transactions.count) <= genesis.parameters.maxBlockTransactions else {
-            throw ExecutionError(
-                field: "block.transactions",
-                reason: "holds more than \(genesis.parameters.maxBlockTransactions) transactions")
-        }
-        for (index, tx) in transactions.enumerated() {
-            let field = "block.transactions[\(index)]"
-            let expected = changes.sequences[tx.signer] ?? nextSequence(of: tx.signer, after: parent)
-            guard tx.sequence == expected else {
-                throw ExecutionError(field: "\(field).sequence", reason: "is \(tx.sequence), expected \(expected)")
-            }
-            let payload = try check(tx, field: field)
-            changes.sequences[tx.signer] = expected + 1
-            if changes.notarizations[payload.digest] == nil, notarizedBefore(payload.digest, after: parent) == false {
-                changes.notarizations[payload.digest] = NotarizationRecordValue(
-                    label: payload.label, signer: tx.signer, transactionID: tx.id, height: height,
-                    timestamp: timestamp)
-            }
-        }
-        return changes
-    }
-
-    private func check(_ tx: Transaction, field: String) throws(ExecutionError) -> NotarizePayload {
-        guard tx.chainID == genesis.chainID else {
-            throw ExecutionError(field: "\(field).chainID", reason: "is not \(genesis.chainID)")
-        }
-        guard isAuthorized(signer: tx.signer, kind: tx.kind) else {
-            throw ExecutionError(field: "\(field).signer", reason: "may not submit \(tx.kind)")
-        }
-        let payload: NotarizePayload
-        do {
-            payload = try NotarizePayload.decode(canonical: tx.payload, field: "\(field).payload")
-        } catch {
-            throw ExecutionError(field: "\(field).payload", reason: "\(error)")
-        }
-        let id = tx.id
-        if !verifiedIDs.contains(id) {
-            guard tx.hasValidSignature else {
-                throw ExecutionError(field: "\(field).signature", reason: "does not verify")
-            }
-            markVerified(id)
-        }
-        return payload
-    }
-
-    private func nextSequence(of signer: Ed25519PublicKey, after block: ExecutedBlock) -> UInt64 {
-        var cursor: ExecutedBlock? = block
-        while let current = cursor, current.header.height > committedHeader.height {
-            if let value = current.sequences[signer] { return value }
-            cursor = executed[current.parentID]
-        }
-        return committedNextSequence(of: signer)
-    }
-
-    private func notarizedBefore(_ digest: Digest, after block: ExecutedBlock) -> Bool {
-        var cursor: ExecutedBlock? = block
-        while let current = cursor, current.header.height > committedHeader.height {
-            if current.notarizations[digest] != nil { return true }
-            cursor = executed[current.parentID]
-        }
-        return (try? database.get(Keys.notarization(digest))) != nil
-    }
-
-    /// The state root of a block with `header` whose parent's state root is `parent`.
-    static func stateRoot(parent: Digest, header: BlockHeader) -> Digest {
-        var writer = CanonicalWriter()
-        writer.write(parent)
-        writer.writeVarUInt(header.height)
-        writer.write(header.transactionRoot)
-        writer.writeVarUInt(header.transactionCount)
-        return SHA256.hash(tag: "ensure/state-chain/v1", writer.bytes)
     }
 }

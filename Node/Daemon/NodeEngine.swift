@@ -369,24 +369,32 @@ public actor NodeEngine: NodeService {
         var transactions: [Transaction] = []
         if !request.mustBeEmpty {
             let exclude = executor.uncommittedTransactionIDs(through: parentID)
+            let limits = executor.limits(forChildOf: parentID)
             // A block must also fit one transport frame, or peers would never receive it.
             let maxBytes =
-                min(
-                    Int(min(genesis.parameters.maxBlockBytes, UInt64(LedgerLimits.blockBytes))),
-                    settings.maxMessageBytes) - 64 * 1024
+                min(Int(min(limits.maxBlockBytes, UInt64(LedgerLimits.blockBytes))), settings.maxMessageBytes)
+                - 64 * 1024
             let candidates = mempool.reap(
-                maxCount: Int(genesis.parameters.maxBlockTransactions), maxBytes: maxBytes, excluding: exclude)
+                maxCount: Int(limits.maxBlockTransactions), maxBytes: maxBytes, excluding: exclude)
             transactions = executor.selectExecutable(candidates, parentID: parentID, maxBytes: maxBytes)
         }
         let now = UInt64(Date().timeIntervalSince1970 * 1000)
-        var header = BlockHeader(
+        let template = BlockHeader(
             chainID: genesis.chainID, epoch: request.epoch, height: request.parent.height + 1, round: request.round,
             parentID: parentID, proposer: me, timestamp: max(now, request.parent.timestamp),
             transactionRoot: Block.transactionRoot(of: transactions), transactionCount: UInt64(transactions.count),
             incidentLogSize: 0, incidentLogRoot: MerkleHash.emptyRoot, stateRoot: .zero,
             validatorSetHash: request.validatorSetHash)
-        header.stateRoot = executor.stateRoot(forChildOf: parentID, header: header) ?? .zero
-        return Block(header: header, justify: request.justify, transactions: transactions)
+        if let header = executor.prepare(transactions, header: template) {
+            return Block(header: header, justify: request.justify, transactions: transactions)
+        }
+        // Should not happen (selection checked what execution checks); an empty block keeps the chain live.
+        logger.error("a proposal did not execute; proposing an empty block", metadata: ["height": "\(template.height)"])
+        var empty = template
+        empty.transactionRoot = Block.transactionRoot(of: [])
+        empty.transactionCount = 0
+        let header = executor.prepare([], header: empty) ?? empty
+        return Block(header: header, justify: request.justify, transactions: [])
     }
 
     private func commit(_ block: Block, certificate: QuorumCertificate) {
@@ -547,10 +555,8 @@ public actor NodeEngine: NodeService {
         if let location = executor.location(of: id) {
             return .alreadyCommitted(id: id, height: location.height)
         }
-        if transaction.kind == .notarize,
-            (try? NotarizePayload.decode(canonical: transaction.payload, field: "payload")) == nil
-        {
-            return .rejected(.init(code: .invalidPayload, detail: "the payload is not a notarize payload"))
+        if let failure = LedgerApplication.statelessFailure(of: transaction) {
+            return .rejected(.init(code: .invalidPayload, detail: failure.reason))
         }
         do throws(MempoolRejection) {
             let outcome = try mempool.admit(
@@ -602,6 +608,9 @@ public actor NodeEngine: NodeService {
     public func transactionStatus(_ id: Digest) async -> TransactionStatus {
         if let location = executor.location(of: id) {
             let blockID = (try? executor.store.block(atHeight: location.height))?.id ?? .zero
+            if let failure = location.failure {
+                return .failed(height: location.height, index: location.index, blockID: blockID, failure: failure)
+            }
             return .committed(height: location.height, index: location.index, blockID: blockID)
         }
         if mempool.contains(id) { return .pending }

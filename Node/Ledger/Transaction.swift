@@ -14,8 +14,26 @@ public struct TransactionKind: RawRepresentable, Hashable, Sendable, CustomStrin
     public static let notarize = TransactionKind(rawValue: 1)
     /// Report an incident record.
     public static let incidentReport = TransactionKind(rawValue: 2)
+    /// Move a reported incident to another status, or link it to others.
+    public static let incidentUpdate = TransactionKind(rawValue: 3)
+    /// Propose a governance action.
+    public static let governancePropose = TransactionKind(rawValue: 4)
+    /// Vote on a governance proposal.
+    public static let governanceVote = TransactionKind(rawValue: 5)
 
-    public var description: String { "kind(\(rawValue))" }
+    /// The name the API and logs use (`notarize`, `incident-report`), or `kind(N)` for a kind this build does not know.
+    public var name: String {
+        switch self {
+        case .notarize: return "notarize"
+        case .incidentReport: return "incident-report"
+        case .incidentUpdate: return "incident-update"
+        case .governancePropose: return "governance-propose"
+        case .governanceVote: return "governance-vote"
+        default: return "kind(\(rawValue))"
+        }
+    }
+
+    public var description: String { name }
 }
 
 /// A signed ledger transaction. The signer's sequence number makes every transaction unique and replay-proof;

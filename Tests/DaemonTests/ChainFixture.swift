@@ -55,7 +55,7 @@ struct ChainFixture {
         return QuorumCertificate(data: data, signatures: signatures)
     }
 
-    /// A child of `parent` in `round` with `transactions`, whose state root follows the executor's rule.
+    /// A child of `parent` in `round` with `transactions`, whose roots are the executor's (when it executes).
     func child(
         of parent: Block, parentCertificate: QuorumCertificate, round: UInt64, transactions: [Transaction] = [],
         executor: LedgerExecutor? = nil
@@ -66,8 +66,8 @@ struct ChainFixture {
             timestamp: parent.header.timestamp + 1, transactionRoot: Block.transactionRoot(of: transactions),
             transactionCount: UInt64(transactions.count), incidentLogSize: 0, incidentLogRoot: MerkleHash.emptyRoot,
             stateRoot: .zero, validatorSetHash: validators.hash)
-        if let executor, let root = executor.stateRoot(forChildOf: parent.id, header: header) {
-            header.stateRoot = root
+        if let executor, let executed = executor.preview(transactions, header: header) {
+            header = executed
         }
         return Block(header: header, justify: parentCertificate, transactions: transactions)
     }

@@ -56,19 +56,23 @@ struct LedgerExecutorTests {
         #expect(!executor.hasExecuted(block.id))
     }
 
-    @Test("a signer that is not an organization admin is refused")
+    @Test("a signer the ledger does not authorize commits as failed: its sequence is used, nothing else changes")
     func unauthorizedSigner() throws {
         let executor = try open(TemporaryDirectory())
-        let payload = try NotarizePayload(digest: SHA256.hash([1]), label: "")
+        let digest = SHA256.hash([1])
+        let payload = try NotarizePayload(digest: digest, label: "")
         let tx = Transaction(
             chainID: fixture.chainID, sequence: 1, kind: .notarize, payload: payload.canonicalBytes,
             signedBy: fixture.validatorKeys[0])
         let block = fixture.child(
             of: fixture.genesisBlock, parentCertificate: genesisQC, round: 1, transactions: [tx], executor: executor)
-        let error = #expect(throws: ExecutionError.self) { try executor.execute(block) }
-        #expect(error?.field == "block.transactions[0].signer")
+        try executor.execute(block)
+        try executor.commit(block, certificate: fixture.certificate(for: block.header))
+        #expect(executor.location(of: tx.id)?.failure?.code == "unauthorized")
+        #expect(executor.notarization(of: digest) == nil)
+        #expect(executor.committedNextSequence(of: fixture.validatorKeys[0].publicKey) == 2)
         #expect(executor.isAuthorized(signer: fixture.adminKeys[0].publicKey, kind: .notarize))
-        #expect(!executor.isAuthorized(signer: fixture.adminKeys[0].publicKey, kind: .incidentReport))
+        #expect(executor.isAuthorized(signer: fixture.adminKeys[0].publicKey, kind: .incidentReport))
         #expect(!executor.isAuthorized(signer: fixture.validatorKeys[0].publicKey, kind: .notarize))
     }
 

@@ -290,13 +290,18 @@ struct NodeClient {
         return try decode(answer, path: path)
     }
 
-    /// Polls the transaction every half second until it is committed, or fails when it is dropped or
-    /// `seconds` pass.
+    /// Polls the transaction every half second until it is committed, or fails when it is dropped, committed
+    /// as failed, or `seconds` pass.
     func waitForCommit(of id: Digest, seconds: Double) throws(CommandFailure) -> NodeAPI.TransactionAnswer {
         let deadline = Date().addingTimeInterval(seconds)
         while true {
             let answer: NodeAPI.TransactionAnswer? = try getIfFound("/v1/transactions/\(id.hex)")
             if let answer, answer.status == "committed" { return answer }
+            if let answer, answer.status == "failed" {
+                throw CommandFailure(
+                    "transaction \(id.hex) was committed at height \(answer.height ?? 0) but failed: "
+                        + "\(answer.code ?? "failed"): \(answer.reason ?? "no reason given")")
+            }
             if let answer, answer.status == "dropped" {
                 throw CommandFailure(
                     "transaction \(id.hex) was dropped by node \(base): \(answer.reason ?? "no reason given")")
@@ -430,6 +435,7 @@ enum NodeAPI {
         var height: UInt64?
         var index: Int?
         var blockID: String?
+        var code: String?
         var reason: String?
 
         func render(json: Bool) -> String {
@@ -438,6 +444,7 @@ enum NodeAPI {
             if let height { lines.append("height:      \(height)") }
             if let index { lines.append("index:       \(index)") }
             if let blockID { lines.append("block:       \(blockID)") }
+            if let code { lines.append("code:        \(code)") }
             if let reason { lines.append("reason:      \(reason)") }
             return lines.joined(separator: "\n")
         }

@@ -1,0 +1,123 @@
+public import EnsureCrypto
+
+/// Why application state could not be read: the store failed, or a stored value does not decode.
+public enum LedgerStateError: Error, Equatable, Sendable, CustomStringConvertible {
+    /// The underlying store failed.
+    case storage(String)
+    /// A stored value does not decode; the data directory is damaged.
+    case corrupt(key: String, reason: String)
+
+    public var description: String {
+        switch self {
+        case .storage(let reason): return "state store: \(reason)"
+        case .corrupt(let key, let reason): return "state \(key) is corrupt: \(reason)"
+        }
+    }
+}
+
+/// Read access to application state at one point of the chain: the committed state, or the committed state
+/// seen through the changes of executed, uncommitted blocks.
+public protocol LedgerStateReader {
+    /// The value stored under `key`, or nil when there is none.
+    func value(forKey key: [UInt8]) throws(LedgerStateError) -> [UInt8]?
+}
+
+/// Application state held in a dictionary: the twin of the LevelDB state for tests and the simulator.
+public struct InMemoryLedgerState: LedgerStateReader, Sendable {
+    /// Every key and value.
+    public private(set) var values: [[UInt8]: [UInt8]] = [:]
+
+    /// An empty state.
+    public init() {}
+
+    public func value(forKey key: [UInt8]) throws(LedgerStateError) -> [UInt8]? { values[key] }
+
+    /// Applies `changes` as a commit would.
+    public mutating func apply(_ changes: StateChanges) {
+        for (key, value) in changes.writes {
+            if let value { values[key] = value } else { values.removeValue(forKey: key) }
+        }
+    }
+}
+
+/// The writes of one block (or of genesis): a value per key, nil for a deletion.
+public struct StateChanges: Sendable, Equatable {
+    /// The pending value of every key written, nil when it was deleted.
+    public internal(set) var writes: [[UInt8]: [UInt8]?] = [:]
+
+    /// No writes.
+    public init() {}
+
+    /// Whether any key starting with `prefix` was written.
+    public func touches(prefix: [UInt8]) -> Bool { writes.keys.contains { $0.starts(with: prefix) } }
+
+    /// A digest of the writes in key order: what the state root commits to for this block.
+    public var digest: Digest {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(writes.count * 96)
+        for key in writes.keys.sorted(by: { $0.lexicographicallyPrecedes($1) }) {
+            appendLength(key.count, to: &bytes)
+            bytes += key
+            if let value = writes[key]! {
+                bytes.append(1)
+                appendLength(value.count, to: &bytes)
+                bytes += value
+            } else {
+                bytes.append(0)
+            }
+        }
+        return SHA256.hash(tag: "ensure/state-writes/v1", bytes)
+    }
+
+    private func appendLength(_ count: Int, to bytes: inout [UInt8]) {
+        let value = UInt32(count)
+        bytes += [UInt8(value >> 24), UInt8(value >> 16 & 0xff), UInt8(value >> 8 & 0xff), UInt8(value & 0xff)]
+    }
+}
+
+/// State as a block sees it while it executes: a base reader plus the block's own writes so far, with
+/// checkpoints so that a failing transaction leaves nothing behind.
+public struct StateOverlay<Base: LedgerStateReader>: LedgerStateReader {
+    /// The state the block executes on.
+    public let base: Base
+    /// The block's writes so far.
+    public private(set) var changes = StateChanges()
+    private var undo: [(key: [UInt8], previous: [UInt8]??)] = []
+
+    /// Starts a block on `base`.
+    public init(base: Base) { self.base = base }
+
+    public func value(forKey key: [UInt8]) throws(LedgerStateError) -> [UInt8]? {
+        if let pending = changes.writes[key] { return pending }
+        return try base.value(forKey: key)
+    }
+
+    /// Sets `key` to `value`.
+    public mutating func set(_ key: [UInt8], _ value: [UInt8]) { record(key, value) }
+
+    /// Deletes `key`.
+    public mutating func delete(_ key: [UInt8]) { record(key, nil) }
+
+    /// A point to roll back to.
+    public var checkpoint: Int { undo.count }
+
+    /// Undoes every write made after `checkpoint`.
+    public mutating func rollback(to checkpoint: Int) {
+        while undo.count > checkpoint {
+            let last = undo.removeLast()
+            if let previous = last.previous {
+                changes.writes[last.key] = previous
+            } else {
+                changes.writes.removeValue(forKey: last.key)
+            }
+        }
+    }
+
+    /// Forgets the undo history (once a transaction succeeded there is nothing to roll back to).
+    public mutating func discardUndo() { undo.removeAll(keepingCapacity: true) }
+
+    private mutating func record(_ key: [UInt8], _ value: [UInt8]?) {
+        undo.append((key, changes.writes[key]))
+        changes.writes[key] = .some(value)
+    }
+}

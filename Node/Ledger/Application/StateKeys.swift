@@ -1,0 +1,84 @@
+public import EnsureCrypto
+
+/// Where the application keeps its state in the key-value store, beside the block store's namespaces. Every
+/// key starts with `app/` or `merkle/`; docs/storage.md lists them.
+public enum StateKeys {
+    /// `app/seq/` ‖ signer → the signer's next sequence (8 bytes, big-endian).
+    public static let sequencePrefix = Array("app/seq/".utf8)
+    /// `app/tx/` ‖ transaction id → ``TransactionReceipt``.
+    public static let receiptPrefix = Array("app/tx/".utf8)
+    /// `app/notary/` ‖ SHA-256 → the first notarization of that digest.
+    public static let notarizationPrefix = Array("app/notary/".utf8)
+    /// `app/org/` ‖ name → ``OrganizationRecord``.
+    public static let organizationPrefix = Array("app/org/".utf8)
+    /// `app/role/` ‖ Ed25519 key → ``KeyRole``: what a signing key is on this ledger.
+    public static let rolePrefix = Array("app/role/".utf8)
+    /// `app/sealkey/` ‖ X25519 key → the organization or regulator that may receive sealed details under it.
+    public static let sealKeyPrefix = Array("app/sealkey/".utf8)
+    /// `app/validator/` ‖ node key → ``ValidatorRecord`` (the validator set governance decided).
+    public static let validatorPrefix = Array("app/validator/".utf8)
+    /// `app/plugin/` ‖ key → ``PluginRecord``.
+    public static let pluginPrefix = Array("app/plugin/".utf8)
+    /// `app/issuer/` ‖ identifier → ``IssuerRecord``.
+    public static let issuerPrefix = Array("app/issuer/".utf8)
+    /// `app/regulator/` ‖ key → ``RegulatorRecord``.
+    public static let regulatorPrefix = Array("app/regulator/".utf8)
+    /// `app/params` → ``GenesisParameters`` in force.
+    public static let parameters = Array("app/params".utf8)
+    /// `app/members` → number of member organizations (8 bytes, big-endian).
+    public static let memberCount = Array("app/members".utf8)
+    /// `app/proposal/` ‖ proposal id → ``ProposalRecord``.
+    public static let proposalPrefix = Array("app/proposal/".utf8)
+    /// `app/incident/` ‖ organization ‖ 0x00 ‖ incident id → ``IncidentState``.
+    public static let incidentPrefix = Array("app/incident/".utf8)
+    /// `app/ilog/size` → incident-log size (8 bytes, big-endian).
+    public static let incidentLogSize = Array("app/ilog/size".utf8)
+    /// `app/ilog/leaf/` ‖ index (8 bytes, big-endian) → the leaf's ``IncidentLogEntry`` bytes.
+    public static let incidentLeafPrefix = Array("app/ilog/leaf/".utf8)
+    /// `merkle/` ‖ level (1 byte) ‖ index (8 bytes, big-endian) → a perfect-subtree hash of the incident log.
+    public static let merkleNodePrefix = Array("merkle/".utf8)
+
+    /// The key of a signer's next sequence.
+    public static func sequence(_ signer: Ed25519PublicKey) -> [UInt8] { sequencePrefix + signer.bytes }
+    /// The key of a transaction's receipt.
+    public static func receipt(_ id: Digest) -> [UInt8] { receiptPrefix + id.bytes }
+    /// The key of a digest's notarization.
+    public static func notarization(_ digest: Digest) -> [UInt8] { notarizationPrefix + digest.bytes }
+    /// The key of an organization.
+    public static func organization(_ name: String) -> [UInt8] { organizationPrefix + Array(name.utf8) }
+    /// The key of a signing key's role.
+    public static func role(_ key: Ed25519PublicKey) -> [UInt8] { rolePrefix + key.bytes }
+    /// The key of a sealed-detail recipient key.
+    public static func sealKey(_ key: X25519PublicKey) -> [UInt8] { sealKeyPrefix + key.bytes }
+    /// The key of a validator.
+    public static func validator(_ key: Ed25519PublicKey) -> [UInt8] { validatorPrefix + key.bytes }
+    /// The key of a plugin.
+    public static func plugin(_ key: Ed25519PublicKey) -> [UInt8] { pluginPrefix + key.bytes }
+    /// The key of an issuer.
+    public static func issuer(_ identifier: String) -> [UInt8] { issuerPrefix + Array(identifier.utf8) }
+    /// The key of a regulator.
+    public static func regulator(_ key: Ed25519PublicKey) -> [UInt8] { regulatorPrefix + key.bytes }
+    /// The key of a proposal.
+    public static func proposal(_ id: Digest) -> [UInt8] { proposalPrefix + id.bytes }
+    /// The key of an incident.
+    public static func incident(organization: String, id: String) -> [UInt8] {
+        incidentPrefix + Array(organization.utf8) + [0] + Array(id.utf8)
+    }
+    /// The key of an incident-log leaf.
+    public static func incidentLeaf(_ index: UInt64) -> [UInt8] { incidentLeafPrefix + bigEndian(index) }
+    /// The key of an incident-log node.
+    public static func merkleNode(_ position: MerkleNodePosition) -> [UInt8] {
+        merkleNodePrefix + [position.level] + bigEndian(position.index)
+    }
+
+    /// `value` as 8 big-endian bytes, so that keys sort by number.
+    public static func bigEndian(_ value: UInt64) -> [UInt8] {
+        (0..<8).map { UInt8(truncatingIfNeeded: value >> (56 - 8 * $0)) }
+    }
+
+    /// Reads 8 big-endian bytes.
+    public static func uint64(_ bytes: [UInt8]) -> UInt64? {
+        guard bytes.count == 8 else { return nil }
+        return bytes.reduce(0) { $0 << 8 | UInt64($1) }
+    }
+}
