@@ -42,6 +42,16 @@ extension LedgerApplication {
             reportedHeight: context.height, reportedAt: context.timestamp, status: .open, updateLeaves: [],
             links: links)
         state.set(key, incident.canonicalBytes)
+        let suffix = StateKeys.IncidentIndex.suffix(detectedAt: record.detectedAt, leaf: logSize)
+        let target = Array(key.dropFirst(StateKeys.incidentPrefix.count))
+        let rsitClass = String(record.category.prefix { $0 != "/" })
+        for prefix in [
+            StateKeys.IncidentIndex.all, StateKeys.IncidentIndex.organization(organization),
+            StateKeys.IncidentIndex.reporter(tx.signer), StateKeys.IncidentIndex.category(rsitClass),
+            StateKeys.IncidentIndex.severity(record.severity), StateKeys.IncidentIndex.status(.open),
+        ] {
+            state.set(prefix + suffix, target)
+        }
         return entry
     }
 
@@ -75,12 +85,31 @@ extension LedgerApplication {
                 "limit",
                 "incident \(organization):\(update.incidentID) would have more than \(IncidentState.maxLinks) links")
         }
+        if incident.status != update.status {
+            // The status index moves with the status; the detection time is the record's, kept in the all index.
+            let target = Array(key.dropFirst(StateKeys.incidentPrefix.count))
+            let suffix = try statusIndexSuffix(of: incident, target: target, state: state)
+            state.delete(StateKeys.IncidentIndex.status(incident.status) + suffix)
+            state.set(StateKeys.IncidentIndex.status(update.status) + suffix, target)
+        }
         incident.status = update.status
         incident.updateLeaves.append(logSize)
         incident.links = links.sorted { ($0.organization, $0.id) < ($1.organization, $1.id) }
         state.set(key, incident.canonicalBytes)
         return IncidentLogEntry(
             height: context.height, timestamp: context.timestamp, organization: organization, transaction: tx)
+    }
+
+    /// The index suffix of `incident`: its record's detection time (read from its report leaf) and leaf index.
+    static func statusIndexSuffix(of incident: IncidentState, target: [UInt8], state: some LedgerStateReader)
+        throws(TransactionFailure) -> [UInt8]
+    {
+        guard let entry = try load(IncidentLogEntry.self, StateKeys.incidentLeaf(incident.reportLeaf), in: state),
+            let record = try? IncidentRecord.decode(canonical: entry.transaction.payload, field: "record")
+        else {
+            throw TransactionFailure(stateFailureCode, "incident leaf \(incident.reportLeaf) is missing or corrupt")
+        }
+        return StateKeys.IncidentIndex.suffix(detectedAt: record.detectedAt, leaf: incident.reportLeaf)
     }
 
     /// The lifecycle: open → acknowledged → mitigating → resolved or false positive, skipping steps allowed;

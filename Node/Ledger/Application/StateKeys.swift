@@ -35,6 +35,39 @@ public enum StateKeys {
     public static let incidentLogSize = Array("app/ilog/size".utf8)
     /// `app/ilog/leaf/` ‖ index (8 bytes, big-endian) → the leaf's ``IncidentLogEntry`` bytes.
     public static let incidentLeafPrefix = Array("app/ilog/leaf/".utf8)
+    /// Incident indexes, each ending in detection time (8 bytes, big-endian) ‖ report leaf (8 bytes, big-endian)
+    /// and holding the incident's key suffix (organization ‖ 0x00 ‖ id): `idx/incident/all/`,
+    /// `idx/incident/org/` ‖ organization ‖ 0x00, `idx/incident/reporter/` ‖ key, `idx/incident/class/` ‖ RSIT
+    /// class ‖ 0x00, `idx/incident/severity/` ‖ OCSF id (1 byte), `idx/incident/status/` ‖ status (1 byte).
+    public enum IncidentIndex {
+        /// Every incident.
+        public static let all = Array("idx/incident/all/".utf8)
+        /// By organization.
+        public static func organization(_ name: String) -> [UInt8] {
+            Array("idx/incident/org/".utf8) + Array(name.utf8) + [0]
+        }
+        /// By reporting key (a plugin or an admin).
+        public static func reporter(_ key: Ed25519PublicKey) -> [UInt8] {
+            Array("idx/incident/reporter/".utf8) + key.bytes
+        }
+        /// By RSIT class (the part of the category before `/`).
+        public static func category(_ rsitClass: String) -> [UInt8] {
+            Array("idx/incident/class/".utf8) + Array(rsitClass.utf8) + [0]
+        }
+        /// By severity.
+        public static func severity(_ severity: IncidentSeverity) -> [UInt8] {
+            Array("idx/incident/severity/".utf8) + [severity.rawValue]
+        }
+        /// By status.
+        public static func status(_ status: IncidentStatus) -> [UInt8] {
+            Array("idx/incident/status/".utf8) + [status.rawValue]
+        }
+        /// The suffix every index entry of an incident ends with.
+        public static func suffix(detectedAt: UInt64, leaf: UInt64) -> [UInt8] {
+            bigEndian(detectedAt) + bigEndian(leaf)
+        }
+    }
+
     /// `merkle/` ‖ level (1 byte) ‖ index (8 bytes, big-endian) → a perfect-subtree hash of the incident log.
     public static let merkleNodePrefix = Array("merkle/".utf8)
 
