@@ -142,6 +142,6 @@ extension LedgerApplication {
             }
             references.append(reference)
         }
-        return references
+        return Set(references).sorted { ($0.organization, $0.id) < ($1.organization, $1.id) }
     }
 }
