@@ -1,7 +1,7 @@
 import EnsureCrypto
-import Ledger
 import Foundation
 public import Hummingbird
+import Ledger
 public import Logging
 import NIOCore
 
