@@ -51,6 +51,8 @@ struct ExecutedBlock {
     /// Every state write the block makes.
     let changes: StateChanges
     let transactionIDs: [Digest]
+    /// The next epoch's validators, when the block ends its epoch.
+    var nextValidators: ValidatorSet? = nil
 }
 
 /// Committed state seen through the writes of executed, uncommitted ancestors (newest first).
@@ -189,6 +191,32 @@ public final class LedgerExecutor {
         return role
     }
 
+    /// The epoch consensus is in after the committed tip, and its validator set.
+    public func committedEpoch() throws(ApplicationStateError) -> (epoch: UInt64, validators: ValidatorSet) {
+        do {
+            return try LedgerApplication.activeValidators(in: committedState)
+        } catch {
+            throw .corrupt(key: "app/epoch", reason: "\(error)")
+        }
+    }
+
+    /// The validator set of `epoch`, if the committed state reached it.
+    public func validators(ofEpoch epoch: UInt64) -> ValidatorSet? {
+        try? LedgerApplication.decode(ValidatorSet.self, at: StateKeys.epochValidators(epoch), in: committedState)
+    }
+
+    /// Every node key that may connect: the active validators and those governance decided for the next epoch
+    /// (so they can catch up before it starts).
+    public func committedValidatorKeys() -> Set<Ed25519PublicKey> {
+        var keys = Set((try? committedEpoch())?.validators.members ?? [])
+        if let decided = try? LedgerApplication.decode(
+            ValidatorSet.self, at: StateKeys.validatorSet, in: committedState)
+        {
+            keys.formUnion(decided.members)
+        }
+        return keys
+    }
+
     /// Whether `signer` may submit `kind`, in committed state.
     public func isAuthorized(signer: Ed25519PublicKey, kind: TransactionKind) -> Bool {
         LedgerApplication.may(role(of: signer), submit: kind)
@@ -270,16 +298,15 @@ public final class LedgerExecutor {
         guard UInt64(block.canonicalBytes.count) <= maxBytes else {
             throw ExecutionError(field: "block", reason: "is larger than the limit of \(maxBytes) bytes")
         }
-        guard header.nextValidatorSetHash == nil else {
-            throw ExecutionError(field: "block.header.nextValidatorSetHash", reason: "must be absent")
-        }
     }
 
-    /// Checks `block` against its executed parent and remembers its state changes. The parent must have been
-    /// executed (consensus executes blocks in order).
-    public func execute(_ block: Block) throws(ExecutionError) {
+    /// Checks `block` against its executed parent and remembers its state changes; returns the next epoch's
+    /// validator set when the block ends its epoch. The parent must have been executed (consensus executes blocks
+    /// in order).
+    @discardableResult
+    public func execute(_ block: Block) throws(ExecutionError) -> ValidatorSet? {
         let header = block.header
-        guard executed[block.id] == nil else { return }
+        if let done = executed[block.id] { return done.nextValidators }
         guard let parent = executed[header.parentID] else {
             throw ExecutionError(field: "block.header.parentID", reason: "names a block that was not executed here")
         }
@@ -296,9 +323,17 @@ public final class LedgerExecutor {
         guard header.stateRoot == result.stateRoot else {
             throw ExecutionError(field: "block.header.stateRoot", reason: "does not match the executed state")
         }
+        guard header.nextValidatorSetHash == result.nextValidators?.hash else {
+            throw ExecutionError(
+                field: "block.header.nextValidatorSetHash",
+                reason: result.nextValidators == nil
+                    ? "must be absent: the block does not end its epoch"
+                    : "must name the validator set governance decided, which this block activates")
+        }
         executed[block.id] = ExecutedBlock(
             header: header, parentID: header.parentID, stateRoot: result.stateRoot, changes: result.changes,
-            transactionIDs: result.transactionIDs)
+            transactionIDs: result.transactionIDs, nextValidators: result.nextValidators)
+        return result.nextValidators
     }
 
     /// Executes a block this node proposes: fills the header's incident-log and state fields from the execution
@@ -308,7 +343,7 @@ public final class LedgerExecutor {
         guard let (header, result) = executeTemplate(transactions, header: template) else { return nil }
         executed[header.id] = ExecutedBlock(
             header: header, parentID: header.parentID, stateRoot: result.stateRoot, changes: result.changes,
-            transactionIDs: result.transactionIDs)
+            transactionIDs: result.transactionIDs, nextValidators: result.nextValidators)
         return header
     }
 
@@ -328,6 +363,7 @@ public final class LedgerExecutor {
         header.incidentLogSize = result.incidentLogSize
         header.incidentLogRoot = result.incidentLogRoot
         header.stateRoot = result.stateRoot
+        header.nextValidatorSetHash = result.nextValidators?.hash
         return (header, result)
     }
 

@@ -53,7 +53,11 @@ public actor NodeEngine: NodeService {
 
     private let genesis: Genesis
     private let genesisBlock: Block
-    private let validators: ValidatorSet
+    /// The validators of the epoch consensus is in.
+    private var validators: ValidatorSet
+    private let genesisValidators: ValidatorSet
+    private var peerKeysObserver: (@Sendable (Set<Ed25519PublicKey>) -> Void)?
+    private var announcedPeerKeys: Set<Ed25519PublicKey> = []
     private let key: Ed25519PrivateKey
     private let me: Ed25519PublicKey
     private let settings: EngineSettings
@@ -110,6 +114,7 @@ public actor NodeEngine: NodeService {
         self.genesis = genesis
         self.genesisBlock = genesisBlock
         self.validators = validators
+        self.genesisValidators = validators
         self.key = key
         self.me = key.publicKey
         self.settings = settings
@@ -118,7 +123,7 @@ public actor NodeEngine: NodeService {
         self.journal = ProposalJournal(database: store.database)
         self.logger = logger
         self.mempool = Mempool(configuration: settings.mempool)
-        self.core = try Self.makeCore(
+        (self.core, self.validators) = try Self.makeCore(
             executor: executor, genesis: genesis, genesisBlock: genesisBlock, validators: validators, key: key,
             settings: settings, safety: safety)
         (outgoing, outgoingContinuation) = AsyncStream.makeStream(of: OutgoingMessage.self)
@@ -126,25 +131,29 @@ public actor NodeEngine: NodeService {
         lastCommitInstant = clock.now
     }
 
+    /// A core resuming from the committed tip, in the epoch and with the validators committed state names.
     private static func makeCore(
-        executor: LedgerExecutor, genesis: Genesis, genesisBlock: Block, validators: ValidatorSet,
+        executor: LedgerExecutor, genesis: Genesis, genesisBlock: Block, validators genesisValidators: ValidatorSet,
         key: Ed25519PrivateKey, settings: EngineSettings, safety: any SafetyStatePersistence
-    ) throws(NodeStartError) -> ConsensusCore {
+    ) throws(NodeStartError) -> (ConsensusCore, ValidatorSet) {
         let tip = executor.committedHeader
         do {
             if tip.height == 0 {
-                return try ConsensusCore(
-                    configuration: settings.consensus, genesis: genesisBlock, genesisValidators: validators,
+                let core = try ConsensusCore(
+                    configuration: settings.consensus, genesis: genesisBlock, genesisValidators: genesisValidators,
                     signer: Ed25519ConsensusSigner(key: key), verifier: Ed25519SignatureVerifier(),
                     persistence: safety)
+                return (core, genesisValidators)
             }
             guard let root = try executor.store.block(atHeight: tip.height),
                 let certificate = try executor.store.certificate(atHeight: tip.height)
             else { throw NodeStartError.state("the committed tip at height \(tip.height) is missing") }
-            return try ConsensusCore(
-                configuration: settings.consensus, root: root, rootCertificate: certificate, epoch: 0,
+            let (epoch, validators) = try executor.committedEpoch()
+            let core = try ConsensusCore(
+                configuration: settings.consensus, root: root, rootCertificate: certificate, epoch: epoch,
                 validators: validators, signer: Ed25519ConsensusSigner(key: key),
                 verifier: Ed25519SignatureVerifier(), persistence: safety)
+            return (core, validators)
         } catch let error as NodeStartError {
             throw error
         } catch {
@@ -153,6 +162,22 @@ public actor NodeEngine: NodeService {
     }
 
     private var isValidator: Bool { validators.contains(me) }
+
+    /// Calls `observer` now and whenever the set of node keys that may connect changes: the genesis observers,
+    /// the active validators, and the validators governance decided for the next epoch.
+    public func observePeerKeys(_ observer: @escaping @Sendable (Set<Ed25519PublicKey>) -> Void) {
+        peerKeysObserver = observer
+        announcedPeerKeys = []
+        announcePeerKeys()
+    }
+
+    private func announcePeerKeys() {
+        guard let peerKeysObserver else { return }
+        let keys = Set(genesis.observers).union(validators.members).union(executor.committedValidatorKeys())
+        guard keys != announcedPeerKeys else { return }
+        announcedPeerKeys = keys
+        peerKeysObserver(keys)
+    }
 
     // MARK: Inputs
 
@@ -314,8 +339,8 @@ public actor NodeEngine: NodeService {
             }
         case .execute(let block):
             do throws(ExecutionError) {
-                try executor.execute(block)
-                queue.append(.executed(blockID: block.id, .valid(nextValidators: nil)))
+                let next = try executor.execute(block)
+                queue.append(.executed(blockID: block.id, .valid(nextValidators: next)))
             } catch {
                 logger.warning(
                     "block does not execute",
@@ -328,7 +353,14 @@ public actor NodeEngine: NodeService {
         case .commit(let block, let certificate):
             commit(block, certificate: certificate)
         case .enterEpoch(let epoch, let validators):
-            logger.notice("entered epoch", metadata: ["epoch": "\(epoch)", "validators": "\(validators.count)"])
+            self.validators = validators
+            logger.notice(
+                "entered epoch",
+                metadata: [
+                    "epoch": "\(epoch)", "validators": "\(validators.count)",
+                    "role": "\(isValidator ? "validator" : "observer")",
+                ])
+            announcePeerKeys()
         case .reportEvidence(let evidence):
             logger.error("validator equivocated", metadata: ["evidence": "\(evidence)"])
         }
@@ -413,6 +445,9 @@ public actor NodeEngine: NodeService {
 
     private func afterCommit(_ block: Block) {
         lastCommitInstant = clock.now
+        if block.transactions.contains(where: { $0.kind == .governancePropose || $0.kind == .governanceVote }) {
+            announcePeerKeys()
+        }
         journal.prune(throughRound: block.header.round)
         committedTransactions += UInt64(block.transactions.count)
         let removals = mempool.update(
@@ -466,7 +501,10 @@ public actor NodeEngine: NodeService {
             else { break }
             bytes += block.canonicalBytes.count
             if !blocks.isEmpty, bytes > limit { break }
-            blocks.append(CertifiedBlock(block: block, certificate: certificate))
+            let next = block.header.nextValidatorSetHash.flatMap { _ in
+                executor.validators(ofEpoch: block.header.epoch + 1)
+            }
+            blocks.append(CertifiedBlock(block: block, certificate: certificate, nextValidators: next))
             cursor += 1
         }
         guard !blocks.isEmpty else { return }
@@ -504,7 +542,7 @@ public actor NodeEngine: NodeService {
         do throws(SyncError) {
             accepted = try BlockSyncVerifier.committedPrefix(
                 of: blocks.filter { $0.block.header.height > executor.committedHeader.height },
-                after: executor.committedHeader, validators: validators)
+                after: executor.committedHeader, epoch: core.epoch, validators: validators)
         } catch {
             logger.warning("refused a sync response", metadata: ["peer": "\(peer.keyID)", "reason": "\(error)"])
             return
@@ -523,9 +561,11 @@ public actor NodeEngine: NodeService {
             afterCommit(item.block)
         }
         do throws(NodeStartError) {
-            core = try Self.makeCore(
-                executor: executor, genesis: genesis, genesisBlock: genesisBlock, validators: validators, key: key,
+            (core, validators) = try Self.makeCore(
+                executor: executor, genesis: genesis, genesisBlock: genesisBlock, validators: genesisValidators,
+                key: key,
                 settings: settings, safety: safety)
+            announcePeerKeys()
         } catch {
             failure = .storage("cannot restart consensus after sync: \(error)")
             logger.critical("cannot restart consensus after sync; stopping", metadata: ["reason": "\(error)"])

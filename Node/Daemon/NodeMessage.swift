@@ -8,11 +8,15 @@ public struct CertifiedBlock: Hashable, Sendable {
     public let block: Block
     /// The quorum certificate over the block's id.
     public let certificate: QuorumCertificate
+    /// For a block that ends its epoch: the next epoch's validator set, whose hash the header names, so a node
+    /// catching up can check the next epoch's certificates.
+    public let nextValidators: ValidatorSet?
 
     /// Creates a value.
-    public init(block: Block, certificate: QuorumCertificate) {
+    public init(block: Block, certificate: QuorumCertificate, nextValidators: ValidatorSet? = nil) {
         self.block = block
         self.certificate = certificate
+        self.nextValidators = nextValidators
     }
 }
 
@@ -60,6 +64,7 @@ extension NodeMessage: CanonicalCodable {
             writer.writeArray(blocks) { w, item in
                 w.write(item.block)
                 w.write(item.certificate)
+                w.writeOptional(item.nextValidators) { $0.write($1) }
             }
         }
     }
@@ -88,7 +93,11 @@ extension NodeMessage: CanonicalCodable {
             ) { (r: inout CanonicalReader, i: Int) throws(CanonicalDecodingError) in
                 let block = try r.read(Block.self, field: "\(field).syncResponse[\(i)].block")
                 let certificate = try r.read(QuorumCertificate.self, field: "\(field).syncResponse[\(i)].certificate")
-                return CertifiedBlock(block: block, certificate: certificate)
+                let next = try r.readOptional(field: "\(field).syncResponse[\(i)].nextValidators") {
+                    (r: inout CanonicalReader) throws(CanonicalDecodingError) in
+                    try r.read(ValidatorSet.self, field: "\(field).syncResponse[\(i)].nextValidators")
+                }
+                return CertifiedBlock(block: block, certificate: certificate, nextValidators: next)
             }
             self = .syncResponse(blocks)
         default:

@@ -5,6 +5,7 @@ import Foundation
 public import Ledger
 public import Logging
 import Mempool
+import NIOConcurrencyHelpers
 public import NodeConfig
 import PeerNetwork
 import ServiceLifecycle
@@ -22,8 +23,11 @@ public struct NodeSetup: Sendable {
     /// The node key.
     public let key: Ed25519PrivateKey
 
-    /// Reads and checks config, genesis and key from `home`; nothing is created or changed.
-    public static func load(home: String, passphrase: String? = nil) throws(NodeStartError) -> NodeSetup {
+    /// Reads and checks config, genesis and key from `home`; nothing is created or changed. A key that genesis names neither as a validator nor as an observer is
+    /// refused unless `joining` says it joins by governance.
+    public static func load(home: String, passphrase: String? = nil, joining: Bool = false) throws(NodeStartError)
+        -> NodeSetup
+    {
         let configuration: NodeConfiguration
         do {
             configuration = try NodeConfiguration.load(home: home)
@@ -49,9 +53,10 @@ public struct NodeSetup: Sendable {
             throw .key("\(error)")
         }
         let members = Set(genesis.validators.map(\.nodeKey)).union(genesis.observers)
-        guard members.contains(key.publicKey) else {
+        guard joining || members.contains(key.publicKey) else {
             throw .key(
-                "\(keyPath) holds \(key.publicKey.keyID), which genesis names neither as a validator nor as an observer"
+                "\(keyPath) holds \(key.publicKey.keyID), which genesis names neither as a validator nor as an observer "
+                    + "(start with --join if the members add it by governance)"
             )
         }
         return NodeSetup(home: home, configuration: configuration, genesis: genesis, key: key)
@@ -119,7 +124,9 @@ public struct NodeRuntime: Sendable {
         let engine = try NodeEngine(
             genesis: genesis, key: setup.key, store: store, safety: safety, settings: settings, logger: nodeLogger)
 
-        let members = Set(genesis.validators.map(\.nodeKey)).union(genesis.observers)
+        // Who may connect follows governance: the engine announces the set at start and whenever it changes.
+        let members = PeerKeySet(Set(genesis.validators.map(\.nodeKey)).union(genesis.observers))
+        await engine.observePeerKeys { keys in members.replace(with: keys) }
         let transportConfiguration: PeerTransportConfiguration
         do {
             transportConfiguration = try PeerTransportConfiguration(
@@ -128,7 +135,7 @@ public struct NodeRuntime: Sendable {
                 peers: configuration.p2p.peers.filter { $0.key != setup.key.publicKey }.map {
                     PeerAddress(key: $0.key, host: $0.address.host, port: $0.address.port)
                 },
-                authorizer: .only(members),
+                authorizer: PeerAuthorizer { members.contains($0) },
                 limits: TransportLimits(
                     maximumMessageByteCount: configuration.p2p.maxFrameBytes,
                     outboundQueueMessageCount: configuration.p2p.outboundQueueMessages,
@@ -163,6 +170,17 @@ public struct NodeRuntime: Sendable {
         while exponent < 16, base << (exponent + 1) <= max { exponent += 1 }
         return exponent
     }
+}
+
+/// The node keys the transport accepts, replaced as governance changes the validator set.
+final class PeerKeySet: Sendable {
+    private let keys: NIOLockedValueBox<Set<Ed25519PublicKey>>
+
+    init(_ initial: Set<Ed25519PublicKey>) { keys = NIOLockedValueBox(initial) }
+
+    func contains(_ key: Ed25519PublicKey) -> Bool { keys.withLockedValue { $0.contains(key) } }
+
+    func replace(with new: Set<Ed25519PublicKey>) { keys.withLockedValue { $0 = new } }
 }
 
 /// Runs the engine's loops over the transport: inbound messages, outbound messages, peer events, the status

@@ -28,6 +28,14 @@ struct EnsureNode: AsyncParsableCommand {
         help: "Read the passphrase of an encrypted node key from this environment variable.")
     var passphraseEnv: String?
 
+    @Flag(
+        name: .long,
+        help: """
+            The node's key joins by governance: genesis does not name it, and peers accept it once the members \
+            voted it in as a validator.
+            """)
+    var join = false
+
     func run() async throws {
         var passphrase: String?
         if let name = passphraseEnv {
@@ -38,7 +46,7 @@ struct EnsureNode: AsyncParsableCommand {
         }
         let setup: NodeSetup
         do {
-            setup = try NodeSetup.load(home: home, passphrase: passphrase)
+            setup = try NodeSetup.load(home: home, passphrase: passphrase, joining: join)
         } catch {
             FileHandle.standardError.write(Data("ensure-node: \(error)\n".utf8))
             throw ExitCode(1)

@@ -18,7 +18,7 @@ public enum StorageKeyspace {
     /// `chain/id` → the chain id (UTF-8) fixed by the genesis block.
     public static let chainIDKey = chainPrefix + Array("id".utf8)
     /// `merkle/` ‖ level (1 byte) ‖ index (8 bytes, big-endian) → 32-byte perfect-subtree hash of the incident log.
-    public static let merkleNodePrefix = Array("merkle/".utf8)
+    public static let merkleNodePrefix = StateKeys.merkleNodePrefix
     /// `safety/` namespace: the validator's consensus safety state.
     public static let safetyPrefix = Array("safety/".utf8)
     /// `safety/state` → canonical `SafetyState` (Consensus), written synced before any signature leaves the node.
@@ -38,7 +38,7 @@ public enum StorageKeyspace {
 
     /// The key of the Merkle log node at `position`.
     public static func merkleNodeKey(_ position: MerkleNodePosition) -> [UInt8] {
-        merkleNodePrefix + [position.level] + bigEndian(position.index)
+        StateKeys.merkleNode(position)
     }
 
     /// A key as an operator reads it in an error: the namespace, then the height or the bytes in hex.
@@ -58,11 +58,8 @@ public enum StorageKeyspace {
         return "0x" + Hex.encode(key)
     }
 
-    /// The 8-byte big-endian form of `value`.
     /// The 8 big-endian bytes of `value`, so keys sort in numeric order.
-    public static func bigEndian(_ value: UInt64) -> [UInt8] {
-        (0..<8).map { UInt8(truncatingIfNeeded: value >> (56 - 8 * UInt64($0))) }
-    }
+    public static func bigEndian(_ value: UInt64) -> [UInt8] { StateKeys.bigEndian(value) }
 }
 
 extension UInt64 {

@@ -1,5 +1,6 @@
 import API
 import Codec
+import Consensus
 import Daemon
 import EnsureCrypto
 import Ledger
@@ -149,5 +150,72 @@ struct BlockSyncVerifierTests {
         var trailing = NodeMessage.syncStatus(height: 1).canonicalBytes
         trailing.append(0)
         #expect(throws: CanonicalDecodingError.self) { try NodeMessage.decode(canonical: trailing) }
+    }
+
+    @Test("an epoch change is followed only with the next set the ending block names, and its certificates")
+    func epochChange() throws {
+        let fixture = ChainFixture(validatorCount: 5, genesisValidators: 4)
+        let next = ValidatorSet(fixture.validatorKeys.map(\.publicKey))!
+        let genesisQC = QuorumCertificate.genesis(chainID: fixture.chainID, blockID: fixture.genesisBlock.id)
+        func certify(_ header: BlockHeader, keys: [Ed25519PrivateKey]) -> QuorumCertificate {
+            let data = VoteData(
+                chainID: fixture.chainID, epoch: header.epoch, round: header.round, height: header.height,
+                blockID: header.id)
+            return QuorumCertificate(
+                data: data,
+                signatures: keys.map {
+                    ValidatorSignature(
+                        signer: $0.publicKey, signature: $0.signature(for: data.canonicalBytes, domain: .vote))
+                })
+        }
+        // Block 1 ends epoch 0 naming `next`; block 2 is the first of epoch 1, certified by the five; block 3 proves it.
+        var ending = fixture.child(of: fixture.genesisBlock, parentCertificate: genesisQC, round: 1)
+        var header = ending.header
+        header.nextValidatorSetHash = next.hash
+        ending = Block(header: header, justify: genesisQC, transactions: [])
+        let endingQC = certify(ending.header, keys: Array(fixture.validatorKeys.prefix(3)))
+        func epochOneChild(of parent: Block, justify: QuorumCertificate, round: UInt64) -> Block {
+            var header = fixture.child(of: parent, parentCertificate: justify, round: round).header
+            header.epoch = 1
+            header.validatorSetHash = next.hash
+            return Block(header: header, justify: justify, transactions: [])
+        }
+        let first = epochOneChild(of: ending, justify: endingQC, round: 2)
+        let firstQC = certify(first.header, keys: fixture.validatorKeys)
+        let second = epochOneChild(of: first, justify: firstQC, round: 3)
+        let secondQC = certify(second.header, keys: fixture.validatorKeys)
+        let good = [
+            CertifiedBlock(block: ending, certificate: endingQC, nextValidators: next),
+            CertifiedBlock(block: first, certificate: firstQC), CertifiedBlock(block: second, certificate: secondQC),
+        ]
+        let accepted = try BlockSyncVerifier.committedPrefix(
+            of: good, after: fixture.genesisBlock.header, validators: fixture.validators)
+        #expect(accepted == Array(good.prefix(2)))
+
+        // Without the next set, or with another one, the response is refused.
+        for wrong in [nil, fixture.validators] {
+            var bad = good
+            bad[0] = CertifiedBlock(block: ending, certificate: endingQC, nextValidators: wrong)
+            let error = #expect(throws: SyncError.self) {
+                try BlockSyncVerifier.committedPrefix(
+                    of: bad, after: fixture.genesisBlock.header, validators: fixture.validators)
+            }
+            #expect(error?.field == "syncResponse[0].nextValidators")
+        }
+        // A block of the new epoch certified by the old validators only is refused.
+        var oldSigners = good
+        oldSigners[1] = CertifiedBlock(
+            block: first, certificate: certify(first.header, keys: Array(fixture.validatorKeys.prefix(3))))
+        #expect(throws: SyncError.self) {
+            try BlockSyncVerifier.committedPrefix(
+                of: oldSigners, after: fixture.genesisBlock.header, validators: fixture.validators)
+        }
+        // A next set given for a block that does not end its epoch is refused.
+        var extra = good
+        extra[1] = CertifiedBlock(block: first, certificate: firstQC, nextValidators: next)
+        #expect(throws: SyncError.self) {
+            try BlockSyncVerifier.committedPrefix(
+                of: extra, after: fixture.genesisBlock.header, validators: fixture.validators)
+        }
     }
 }

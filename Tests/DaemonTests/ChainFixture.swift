@@ -17,19 +17,23 @@ struct ChainFixture {
     let validators: ValidatorSet
     let genesisBlock: Block
 
-    init(validatorCount: Int = 4) {
+    /// `validatorCount` node keys, of which genesis names the first `genesisValidators` (all by default); the
+    /// others can join by governance.
+    init(validatorCount: Int = 4, genesisValidators: Int? = nil, parameters: GenesisParameters = GenesisParameters()) {
         validatorKeys = (0..<validatorCount).map { i in
             Ed25519PrivateKey(seed: [UInt8](repeating: UInt8(i + 1), count: 32))!
         }
+        let named = validatorKeys.prefix(genesisValidators ?? validatorCount)
         adminKeys = (0..<2).map { i in Ed25519PrivateKey(seed: [UInt8](repeating: UInt8(100 + i), count: 32))! }
         genesis = Genesis(
             chainID: chainID, genesisTime: 1_700_000_000_000,
             organizations: adminKeys.enumerated().map {
                 GenesisOrganization(name: "org-\($0.offset)", adminKey: $0.element.publicKey)
             },
-            validators: validatorKeys.enumerated().map {
+            validators: named.enumerated().map {
                 GenesisValidator(organization: "org-\($0.offset % 2)", nodeKey: $0.element.publicKey)
-            })
+            },
+            parameters: parameters)
         validators = try! genesis.validatorSet()
         genesisBlock = ConsensusCore.genesisBlock(
             chainID: chainID, validators: validators, timestamp: genesis.genesisTime)

@@ -14,7 +14,7 @@ import Testing
 /// together, with real LevelDB stores and real signatures.
 final class EngineCluster: @unchecked Sendable {
     // Built once, then only read; the engines are actors.
-    let fixture = ChainFixture()
+    let fixture: ChainFixture
     let directories: [TemporaryDirectory]
     /// nil while an engine restarts, so the old one can release its LevelDB lock.
     var slots: [NodeEngine?] = []
@@ -24,9 +24,11 @@ final class EngineCluster: @unchecked Sendable {
     var routers: [Task<Void, Never>] = []
     var tickers: [Int: Task<Void, Never>] = [:]
 
-    init() throws {
-        directories = (0..<4).map { _ in TemporaryDirectory() }
-        for index in 0..<4 { slots.append(try makeEngine(index)) }
+    /// `count` engines, of which genesis names the first `genesisValidators` as validators.
+    init(count: Int = 4, genesisValidators: Int? = nil, parameters: GenesisParameters = GenesisParameters()) throws {
+        fixture = ChainFixture(validatorCount: count, genesisValidators: genesisValidators, parameters: parameters)
+        directories = (0..<count).map { _ in TemporaryDirectory() }
+        for index in 0..<count { slots.append(try makeEngine(index)) }
     }
 
     func makeEngine(_ index: Int) throws -> NodeEngine {
@@ -83,10 +85,20 @@ final class EngineCluster: @unchecked Sendable {
 
     /// Stops engine `index` and opens a new one on its data directory once the old one let go of LevelDB.
     func restart(_ index: Int) async throws {
+        await halt(index)
+        try await reopen(index)
+    }
+
+    /// Stops engine `index` and takes it off the network.
+    func halt(_ index: Int) async {
         await engine(index).stop()
         tickers[index]?.cancel()
         tickers[index] = nil
         slots[index] = nil
+    }
+
+    /// Opens engine `index` again on its data directory (not started).
+    func reopen(_ index: Int) async throws {
         for attempt in 0..<100 {
             do {
                 slots[index] = try makeEngine(index)
@@ -236,6 +248,126 @@ struct EngineNetworkTests {
         try await cluster.waitUntil("the restarted engine commits a new transaction") {
             if case .committed = await cluster.engine(3).transactionStatus(after.id) { return true }
             return false
+        }
+        await cluster.stopAll()
+    }
+
+    @Test("a validator voted in joins consensus at the next epoch boundary, and one voted out leaves it")
+    func validatorChangesAtEpochBoundaries() async throws {
+        let cluster = try EngineCluster(
+            count: 5, genesisValidators: 4, parameters: GenesisParameters(epochLengthBlocks: 6))
+        for index in 0..<5 { await cluster.start(index) }
+        let fixture = cluster.fixture
+        let joiner = fixture.validatorKeys[4].publicKey
+        #expect(await cluster.engine(4).status().role == .observer)
+
+        func govern(_ action: GovernanceAction) async throws {
+            let proposal = Transaction(
+                chainID: fixture.chainID,
+                sequence: await cluster.engine(0).nextSequence(for: fixture.adminKeys[0].publicKey),
+                kind: .governancePropose, payload: ProposePayload(action: action).canonicalBytes,
+                signedBy: fixture.adminKeys[0])
+            _ = await cluster.engine(0).submit(transaction: proposal.canonicalBytes)
+            let vote = Transaction(
+                chainID: fixture.chainID,
+                sequence: await cluster.engine(1).nextSequence(for: fixture.adminKeys[1].publicKey),
+                kind: .governanceVote, payload: VotePayload(proposal: proposal.id, approve: true).canonicalBytes,
+                signedBy: fixture.adminKeys[1])
+            _ = await cluster.engine(1).submit(transaction: vote.canonicalBytes)
+            try await cluster.waitUntil("the vote commits") {
+                if case .committed = await cluster.engine(2).transactionStatus(vote.id) { return true }
+                return false
+            }
+        }
+
+        try await govern(.addValidator(ValidatorRecord(nodeKey: joiner, organization: "org-1")))
+        try await cluster.waitUntil("every engine enters epoch 1") {
+            for engine in cluster.engines where await engine.status().epoch < 1 { return false }
+            return true
+        }
+        #expect(await cluster.engine(4).status().role == .validator)
+        // The joiner's votes count: a certificate of the new epoch carries its signature.
+        try await cluster.waitUntil("a certificate carries the joiner's signature") {
+            let height = await cluster.engine(0).status().height
+            guard let committed = await cluster.engine(0).block(atHeight: height) else { return false }
+            return committed.block.header.epoch >= 1
+                && committed.certificate.signatures.contains { $0.signer == joiner }
+        }
+
+        // A restart in the new epoch resumes with the new set.
+        try await cluster.restart(2)
+        await cluster.start(2)
+        let marker = fixture.notarize(
+            sequence: await cluster.engine(0).nextSequence(for: fixture.adminKeys[0].publicKey))
+        _ = await cluster.engine(0).submit(transaction: marker.canonicalBytes)
+        try await cluster.waitUntil("the restarted engine commits in epoch 1") {
+            if case .committed = await cluster.engine(2).transactionStatus(marker.id) { return true }
+            return false
+        }
+
+        let leaving = fixture.validatorKeys[3].publicKey
+        try await govern(.removeValidator(nodeKey: leaving))
+        try await cluster.waitUntil("every engine enters epoch 2") {
+            for engine in cluster.engines where await engine.status().epoch < 2 { return false }
+            return true
+        }
+        #expect(await cluster.engine(3).status().role == .observer)
+        let last = fixture.notarize(sequence: await cluster.engine(0).nextSequence(for: fixture.adminKeys[0].publicKey))
+        _ = await cluster.engine(0).submit(transaction: last.canonicalBytes)
+        try await cluster.waitUntil("the chain goes on in epoch 2, followed by the engine voted out") {
+            if case .committed = await cluster.engine(3).transactionStatus(last.id) { return true }
+            return false
+        }
+        let height = await cluster.engine(0).status().height
+        let tip = await cluster.engine(0).block(atHeight: height)
+        #expect(tip?.certificate.signatures.contains { $0.signer == leaving } == false)
+        // Every engine holds the same blocks.
+        for h in 1...height {
+            let id = await cluster.engine(0).block(atHeight: h)?.block.id
+            for index in 1..<5 {
+                guard let other = await cluster.engine(index).block(atHeight: h) else { continue }
+                #expect(other.block.id == id, "engine \(index) differs at height \(h)")
+            }
+        }
+        await cluster.stopAll()
+    }
+
+    @Test("an engine that was down through an epoch change catches up across it by block sync")
+    func syncAcrossEpochs() async throws {
+        let cluster = try EngineCluster(
+            count: 5, genesisValidators: 4, parameters: GenesisParameters(epochLengthBlocks: 4))
+        for index in 0..<5 { await cluster.start(index) }
+        let fixture = cluster.fixture
+        await cluster.halt(3)
+        let proposal = Transaction(
+            chainID: fixture.chainID, sequence: 1, kind: .governancePropose,
+            payload: ProposePayload(
+                action: .addValidator(
+                    ValidatorRecord(nodeKey: fixture.validatorKeys[4].publicKey, organization: "org-0"))
+            ).canonicalBytes, signedBy: fixture.adminKeys[0])
+        let vote = Transaction(
+            chainID: fixture.chainID, sequence: 1, kind: .governanceVote,
+            payload: VotePayload(proposal: proposal.id, approve: true).canonicalBytes, signedBy: fixture.adminKeys[1])
+        _ = await cluster.engine(0).submit(transaction: proposal.canonicalBytes)
+        try await cluster.waitUntil("the proposal commits") {
+            if case .committed = await cluster.engine(0).transactionStatus(proposal.id) { return true }
+            return false
+        }
+        _ = await cluster.engine(1).submit(transaction: vote.canonicalBytes)
+        try await cluster.waitUntil("the others enter epoch 1 and go 20 blocks further") {
+            let status = await cluster.engine(0).status()
+            return status.epoch >= 1 && status.height >= 30
+        }
+        try await cluster.reopen(3)
+        await cluster.start(3)
+        let target = await cluster.engine(0).status().height
+        try await cluster.waitUntil("the engine that was down catches up into epoch 1") {
+            let status = await cluster.engine(3).status()
+            return status.height >= target && status.epoch >= 1
+        }
+        for h in 1...target {
+            let expected = await cluster.engine(0).block(atHeight: h)?.block.id
+            #expect(await cluster.engine(3).block(atHeight: h)?.block.id == expected, "height \(h)")
         }
         await cluster.stopAll()
     }

@@ -432,6 +432,30 @@ struct IncidentRuleTests {
 
 @Suite("Ledger application: blocks")
 struct ApplicationBlockTests {
+    @Test("a changed validator set becomes the next epoch's at the first epoch boundary, and only then")
+    func epochBoundary() throws {
+        var app = ApplicationHarness(organizations: 1, parameters: GenesisParameters(epochLengthBlocks: 4))
+        let joiner = ApplicationHarness.key(60).publicKey
+        func next(at height: UInt64) throws -> ValidatorSet? {
+            try LedgerApplication.executeBlock(
+                [], chainID: app.chainID, height: height, timestamp: 1, parentStateRoot: .zero, on: app.state
+            ) { _, _ in true }.nextValidators
+        }
+        // Unchanged set: no boundary ends an epoch.
+        #expect(try next(at: 4) == nil)
+        try app.pass(.addValidator(ValidatorRecord(nodeKey: joiner, organization: "org-0")))
+        #expect(try LedgerApplication.activeValidators(in: app.state).epoch == 0)
+        #expect(try next(at: 3) == nil)
+        let set = try #require(try next(at: 8))
+        #expect(set.contains(joiner) && set.count == 2)
+        // Executing the boundary block activates it.
+        while app.height % 4 != 3 { try app.block([]) }
+        try app.block([])
+        let active = try LedgerApplication.activeValidators(in: app.state)
+        #expect(active.epoch == 1 && active.validators == set)
+        #expect(try next(at: app.height + 4) == nil)
+    }
+
     @Test("a failing transaction uses its sequence and writes its receipt, and nothing else")
     func failureWritesNothingElse() throws {
         var app = ApplicationHarness(organizations: 1)

@@ -165,11 +165,13 @@ extension LedgerApplication {
             try add(-1, to: StateKeys.memberCount, state: &state)
         case .addValidator(let record):
             state.set(StateKeys.validator(record.nodeKey), record.canonicalBytes)
+            try changeValidatorSet(adding: record.nodeKey, state: &state)
             try add(1, to: organizationValidatorsKey(record.organization), state: &state)
             try add(1, to: validatorCountKey, state: &state)
         case .removeValidator(let key):
             guard let record = try load(ValidatorRecord.self, StateKeys.validator(key), in: state) else { return }
             state.delete(StateKeys.validator(key))
+            try changeValidatorSet(removing: key, state: &state)
             try add(-1, to: organizationValidatorsKey(record.organization), state: &state)
             try add(-1, to: validatorCountKey, state: &state)
         case .addPlugin(let record):
@@ -200,6 +202,22 @@ extension LedgerApplication {
         case .setParameters(let parameters):
             state.set(StateKeys.parameters, parameters.canonicalBytes)
         }
+    }
+
+    /// Updates the decided validator set (`app/validatorset`), which the next epoch boundary activates.
+    static func changeValidatorSet<Base>(
+        adding added: Ed25519PublicKey? = nil, removing removed: Ed25519PublicKey? = nil,
+        state: inout StateOverlay<Base>
+    ) throws(TransactionFailure) {
+        guard let current = try load(ValidatorSet.self, StateKeys.validatorSet, in: state) else {
+            throw TransactionFailure(stateFailureCode, "app/validatorset is missing")
+        }
+        var members = current.members.filter { $0 != removed }
+        if let added, !members.contains(added) { members.append(added) }
+        guard let next = ValidatorSet(members) else {
+            throw TransactionFailure("invalid-action", "the validator set would be empty or too large")
+        }
+        state.set(StateKeys.validatorSet, next.canonicalBytes)
     }
 
     /// `app/orgvalidators/` ‖ organization → how many validators it runs.

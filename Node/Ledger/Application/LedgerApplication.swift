@@ -96,6 +96,8 @@ public struct BlockExecution: Sendable {
     public var incidentLogRoot: Digest
     /// The state root after the block.
     public var stateRoot: Digest
+    /// Set when the block ends its epoch: the validator set of the next one (the header names its hash).
+    public var nextValidators: ValidatorSet?
 }
 
 /// The ledger's application: a deterministic state machine over ``LedgerStateReader`` state. Every honest node
@@ -130,6 +132,11 @@ public enum LedgerApplication {
             overlay.set(organizationValidatorsKey(organization), StateKeys.bigEndian(count))
         }
         overlay.set(validatorCountKey, StateKeys.bigEndian(UInt64(genesis.validators.count)))
+        if let set = ValidatorSet(genesis.validators.map(\.nodeKey)) {
+            overlay.set(StateKeys.validatorSet, set.canonicalBytes)
+            overlay.set(StateKeys.epochValidators(0), set.canonicalBytes)
+        }
+        overlay.set(StateKeys.epoch, StateKeys.bigEndian(0))
         overlay.set(StateKeys.memberCount, StateKeys.bigEndian(UInt64(genesis.organizations.count)))
         overlay.set(StateKeys.parameters, genesis.parameters.canonicalBytes)
         overlay.set(StateKeys.incidentLogSize, StateKeys.bigEndian(0))
@@ -266,13 +273,44 @@ public enum LedgerApplication {
             let root = try reading { () throws(LedgerStateError) in
                 try appendLeaves(leaves, newSize: logSize, state: &state)
             }
+            let next = try reading { () throws(LedgerStateError) in
+                try endEpochIfDue(height: height, parameters: parameters, state: &state)
+            }
             if !leaves.isEmpty { state.set(StateKeys.incidentLogSize, StateKeys.bigEndian(logSize)) }
             let changes = state.changes
             return BlockExecution(
                 changes: changes, receipts: receipts, transactionIDs: ids, incidentLogSize: logSize,
                 incidentLogRoot: root,
-                stateRoot: stateRoot(parent: parentStateRoot, height: height, changes: changes))
+                stateRoot: stateRoot(parent: parentStateRoot, height: height, changes: changes),
+                nextValidators: next)
         }
+    }
+
+    /// At heights that are multiples of `epoch_length_blocks`, a validator set that governance changed becomes the
+    /// next epoch's: the block ends its epoch and names the new set. Returns that set, or nil.
+    private static func endEpochIfDue<Base>(
+        height: UInt64, parameters: GenesisParameters, state: inout StateOverlay<Base>
+    ) throws(LedgerStateError) -> ValidatorSet? {
+        guard height % parameters.epochLengthBlocks == 0 else { return nil }
+        let (epoch, active) = try activeValidators(in: state)
+        guard let decided = try decode(ValidatorSet.self, at: StateKeys.validatorSet, in: state) else {
+            throw .corrupt(key: "app/validatorset", reason: "missing")
+        }
+        guard decided != active else { return nil }
+        state.set(StateKeys.epoch, StateKeys.bigEndian(epoch + 1))
+        state.set(StateKeys.epochValidators(epoch + 1), decided.canonicalBytes)
+        return decided
+    }
+
+    /// The epoch whose validators are active after the state's last block, and that set.
+    public static func activeValidators(in state: some LedgerStateReader) throws(LedgerStateError)
+        -> (epoch: UInt64, validators: ValidatorSet)
+    {
+        let epoch = try counter(StateKeys.epoch, in: state)
+        guard let set = try decode(ValidatorSet.self, at: StateKeys.epochValidators(epoch), in: state) else {
+            throw .corrupt(key: "app/epochs/\(epoch)", reason: "missing")
+        }
+        return (epoch, set)
     }
 
     /// The state root after a block: a hash chain over the parent's root, the height and the digest of the block's

@@ -17,6 +17,12 @@ public enum StateKeys {
     public static let sealKeyPrefix = Array("app/sealkey/".utf8)
     /// `app/validator/` ‖ node key → ``ValidatorRecord`` (the validator set governance decided).
     public static let validatorPrefix = Array("app/validator/".utf8)
+    /// `app/validatorset` → the ``ValidatorSet`` governance decided (it takes effect at the next epoch boundary).
+    public static let validatorSet = Array("app/validatorset".utf8)
+    /// `app/epoch` → the epoch whose validator set is active (8 bytes, big-endian).
+    public static let epoch = Array("app/epoch".utf8)
+    /// `app/epochs/` ‖ epoch (8 bytes, big-endian) → that epoch's ``ValidatorSet`` (kept for sync and audit).
+    public static let epochValidatorsPrefix = Array("app/epochs/".utf8)
     /// `app/plugin/` ‖ key → ``PluginRecord``.
     public static let pluginPrefix = Array("app/plugin/".utf8)
     /// `app/issuer/` ‖ identifier → ``IssuerRecord``.
@@ -85,6 +91,8 @@ public enum StateKeys {
     public static func sealKey(_ key: X25519PublicKey) -> [UInt8] { sealKeyPrefix + key.bytes }
     /// The key of a validator.
     public static func validator(_ key: Ed25519PublicKey) -> [UInt8] { validatorPrefix + key.bytes }
+    /// The key of an epoch's validator set.
+    public static func epochValidators(_ epoch: UInt64) -> [UInt8] { epochValidatorsPrefix + bigEndian(epoch) }
     /// The key of a plugin.
     public static func plugin(_ key: Ed25519PublicKey) -> [UInt8] { pluginPrefix + key.bytes }
     /// The key of an issuer.
