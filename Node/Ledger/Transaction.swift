@@ -20,6 +20,8 @@ public struct TransactionKind: RawRepresentable, Hashable, Sendable, CustomStrin
     public static let governancePropose = TransactionKind(rawValue: 4)
     /// Vote on a governance proposal.
     public static let governanceVote = TransactionKind(rawValue: 5)
+    /// Publish a new version of a credential issuer's status list.
+    public static let statusListPublish = TransactionKind(rawValue: 6)
 
     /// The name the API and logs use (`notarize`, `incident-report`), or `kind(N)` for a kind this build does not know.
     public var name: String {
@@ -29,6 +31,7 @@ public struct TransactionKind: RawRepresentable, Hashable, Sendable, CustomStrin
         case .incidentUpdate: return "incident-update"
         case .governancePropose: return "governance-propose"
         case .governanceVote: return "governance-vote"
+        case .statusListPublish: return "status-list-publish"
         default: return "kind(\(rawValue))"
         }
     }

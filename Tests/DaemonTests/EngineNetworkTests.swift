@@ -268,6 +268,11 @@ struct EngineNetworkTests {
                 kind: .governancePropose, payload: ProposePayload(action: action).canonicalBytes,
                 signedBy: fixture.adminKeys[0])
             _ = await cluster.engine(0).submit(transaction: proposal.canonicalBytes)
+            // A vote that executes before its proposal commits fails with not-found.
+            try await cluster.waitUntil("the proposal commits") {
+                if case .committed = await cluster.engine(1).transactionStatus(proposal.id) { return true }
+                return false
+            }
             let vote = Transaction(
                 chainID: fixture.chainID,
                 sequence: await cluster.engine(1).nextSequence(for: fixture.adminKeys[1].publicKey),

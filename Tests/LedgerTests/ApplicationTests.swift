@@ -332,6 +332,61 @@ struct GovernanceTests {
     }
 }
 
+@Suite("Ledger application: status lists")
+struct StatusListRuleTests {
+    static let token = "eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln"
+
+    @Test("a registered issuer publishes increasing versions of its own lists; nobody else can")
+    func publish() throws {
+        var app = ApplicationHarness(organizations: 1)
+        let ledgerKey = ApplicationHarness.key(70)
+        let signing = IssuerSigningKey(
+            keyID: "k1", x: [UInt8](repeating: 1, count: 32), y: [UInt8](repeating: 2, count: 32), notBefore: 0,
+            notAfter: 2_000_000_000_000)
+        let identifier = "https://issuer.bank-a.example"
+        try app.pass(
+            .addIssuer(
+                IssuerRecord(
+                    identifier: identifier, organization: "org-0", ledgerKey: ledgerKey.publicKey,
+                    signingKeys: [signing],
+                    credentialTypes: ["urn:ensure:age:1"], validFrom: 0, validUntil: 2_000_000_000_000)))
+        let uri = identifier + "/status/1"
+        #expect(
+            try app.run(ledgerKey, .statusListPublish, StatusListPayload(uri: uri, listVersion: 1, token: Self.token))
+                == nil)
+        let stored = try LedgerApplication.decode(StatusListEntry.self, at: StateKeys.statusList(uri), in: app.state)
+        #expect(stored?.listVersion == 1 && stored?.issuer == identifier && stored?.token == Self.token)
+        #expect(
+            try app.run(ledgerKey, .statusListPublish, StatusListPayload(uri: uri, listVersion: 1, token: Self.token))
+                == "conflict")
+        #expect(
+            try app.run(ledgerKey, .statusListPublish, StatusListPayload(uri: uri, listVersion: 2, token: Self.token))
+                == nil)
+        #expect(
+            try app.run(
+                ledgerKey, .statusListPublish,
+                StatusListPayload(uri: "https://other.example/status/1", listVersion: 1, token: Self.token))
+                == "invalid-payload")
+        #expect(
+            try app.run(
+                app.admins[0], .statusListPublish, StatusListPayload(uri: uri, listVersion: 3, token: Self.token))
+                == "unauthorized")
+        try app.pass(.delistIssuer(identifier: identifier))
+        #expect(
+            try app.run(ledgerKey, .statusListPublish, StatusListPayload(uri: uri, listVersion: 3, token: Self.token))
+                == "unauthorized")
+    }
+
+    @Test("a token that is not a compact JWS is refused before it reaches a block")
+    func malformedToken() throws {
+        var app = ApplicationHarness(organizations: 1)
+        let tx = app.tx(
+            ApplicationHarness.key(71), .statusListPublish,
+            StatusListPayload(uri: "https://x/1", listVersion: 1, token: "not a jws"))
+        #expect(LedgerApplication.statelessFailure(of: tx)?.code == "invalid-payload")
+    }
+}
+
 @Suite("Ledger application: incidents")
 struct IncidentRuleTests {
     @Test("a plugin's report becomes a leaf of the incident log; the same record again is a no-op")

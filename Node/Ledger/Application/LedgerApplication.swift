@@ -160,6 +160,7 @@ public enum LedgerApplication {
         case (.organizationAdmin?, .incidentReport), (.plugin?, .incidentReport): return true
         case (.organizationAdmin?, .incidentUpdate): return true
         case (.organizationAdmin?, .governancePropose), (.organizationAdmin?, .governanceVote): return true
+        case (.issuer?, .statusListPublish): return true
         default: return false
         }
     }
@@ -382,6 +383,11 @@ public enum LedgerApplication {
             let payload = try decodePayload(VotePayload.self, tx)
             try vote(payload, organization: role!.organization!, context: context, state: &state)
             return nil
+        case .statusListPublish:
+            let payload = try decodePayload(StatusListPayload.self, tx)
+            guard case .issuer(let identifier) = role else { throw .unauthorized("only issuers publish status lists") }
+            try publish(payload, issuer: identifier, context: context, state: &state)
+            return nil
         default:
             throw .init("unknown-kind", "\(tx.kind) is not a transaction kind this ledger executes")
         }
@@ -402,6 +408,7 @@ public enum LedgerApplication {
             case .incidentUpdate: _ = try decodePayload(IncidentUpdatePayload.self, tx)
             case .governancePropose: _ = try decodePayload(ProposePayload.self, tx)
             case .governanceVote: _ = try decodePayload(VotePayload.self, tx)
+            case .statusListPublish: _ = try decodePayload(StatusListPayload.self, tx)
             default:
                 throw TransactionFailure("unknown-kind", "\(tx.kind) is not a transaction kind this ledger executes")
             }

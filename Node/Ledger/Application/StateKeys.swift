@@ -29,6 +29,8 @@ public enum StateKeys {
     public static let issuerPrefix = Array("app/issuer/".utf8)
     /// `app/regulator/` ‖ key → ``RegulatorRecord``.
     public static let regulatorPrefix = Array("app/regulator/".utf8)
+    /// `app/statuslist/` ‖ status list URI → ``StatusListEntry``: the latest version an issuer published.
+    public static let statusListPrefix = Array("app/statuslist/".utf8)
     /// `app/params` → ``GenesisParameters`` in force.
     public static let parameters = Array("app/params".utf8)
     /// `app/members` → number of member organizations (8 bytes, big-endian).
@@ -97,6 +99,8 @@ public enum StateKeys {
     public static func plugin(_ key: Ed25519PublicKey) -> [UInt8] { pluginPrefix + key.bytes }
     /// The key of an issuer.
     public static func issuer(_ identifier: String) -> [UInt8] { issuerPrefix + Array(identifier.utf8) }
+    /// The key of a status list.
+    public static func statusList(_ uri: String) -> [UInt8] { statusListPrefix + Array(uri.utf8) }
     /// The key of a regulator.
     public static func regulator(_ key: Ed25519PublicKey) -> [UInt8] { regulatorPrefix + key.bytes }
     /// The key of a proposal.
