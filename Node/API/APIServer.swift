@@ -70,6 +70,7 @@ public struct APIServer<Node: NodeService>: Sendable {
             try await routes.notarization(context.parameters.get("digest"))
         }
         router.get("/v1/accounts/{key}") { _, context in try await routes.account(context.parameters.get("key")) }
+        addLedgerRoutes(to: router)
         return router
     }
 }

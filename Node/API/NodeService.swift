@@ -18,6 +18,288 @@ public protocol NodeService: Sendable {
     func nextSequence(for signer: Ed25519PublicKey) async -> UInt64
     /// The node's view of the chain and its peers.
     func status() async -> NodeStatus
+
+    // MARK: Ledger queries (committed state; each answer is read from one consistent snapshot)
+
+    /// The member organizations, ascending by name.
+    func organizations() async throws(LedgerQueryError) -> CommittedRead<[OrganizationRecord]>
+    /// The validators governance decided, ascending by node key.
+    func validators() async throws(LedgerQueryError) -> CommittedRead<[ValidatorRecord]>
+    /// The registered detection plugins, ascending by key.
+    func plugins() async throws(LedgerQueryError) -> CommittedRead<[PluginRecord]>
+    /// Every issuer, delisted ones included (marked), ascending by identifier.
+    func issuers() async throws(LedgerQueryError) -> CommittedRead<[IssuerRecord]>
+    /// The issuer with `identifier`, if there is one.
+    func issuer(identifier: String) async throws(LedgerQueryError) -> CommittedRead<IssuerRecord?>
+    /// The registered regulators, ascending by key.
+    func regulators() async throws(LedgerQueryError) -> CommittedRead<[RegulatorRecord]>
+    /// The chain parameters in force.
+    func parameters() async throws(LedgerQueryError) -> CommittedRead<GenesisParameters>
+    /// Governance proposals whose status at the committed height is `status` (every one when nil), newest first.
+    func proposals(status: ProposalStatusName?) async throws(LedgerQueryError) -> CommittedRead<[ProposalRecord]>
+    /// The proposal `id`, if there is one.
+    func proposal(id: Digest) async throws(LedgerQueryError) -> CommittedRead<ProposalRecord?>
+    /// One page of incidents matching `query`, in ascending detection time.
+    func incidents(_ query: IncidentQuery) async throws(LedgerQueryError) -> IncidentPage
+    /// The incident `id` of `organization`, with its record and updates, if there is one.
+    func incident(organization: String, id: String) async throws(LedgerQueryError) -> CommittedRead<IncidentDetail?>
+    /// The incident log's size and root at the committed tip, with the tip's certified header.
+    func incidentLogCheckpoint() async throws(LedgerQueryError) -> IncidentLogCheckpoint
+    /// The incident-log leaf at `index`, or nil beyond the log.
+    func incidentLogLeaf(at index: UInt64) async throws(LedgerQueryError) -> CommittedRead<IncidentLogLeaf?>
+    /// The RFC 9162 inclusion proof of leaf `leaf` in the log's tree of `treeSize` leaves (the current size when nil).
+    func incidentInclusionProof(leaf: UInt64, treeSize: UInt64?) async throws(LedgerQueryError) -> InclusionProofAnswer
+    /// The RFC 9162 consistency proof from the tree of `oldSize` leaves to that of `newSize` (current when nil).
+    func incidentConsistencyProof(oldSize: UInt64, newSize: UInt64?) async throws(LedgerQueryError)
+        -> ConsistencyProofAnswer
+}
+
+/// Why a ledger query could not be answered: a parameter that only state can judge, or a store that failed.
+public enum LedgerQueryError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// A query parameter is not acceptable: its name and why.
+    case invalidParameter(name: String, reason: String)
+    /// The pagination cursor is not one this query handed out.
+    case invalidCursor(String)
+    /// A proof was asked for sizes or a leaf the log does not have.
+    case proofOutOfRange(String)
+    /// Committed state could not be read (the store failed or holds a damaged value).
+    case unavailable(String)
+
+    public var description: String {
+        switch self {
+        case .invalidParameter(let name, let reason): return "\(name) \(reason)"
+        case .invalidCursor(let reason): return "cursor \(reason)"
+        case .proofOutOfRange(let reason): return reason
+        case .unavailable(let reason): return "state unavailable: \(reason)"
+        }
+    }
+}
+
+/// A value read from committed state, with the height of the block it was read at.
+public struct CommittedRead<Value: Sendable>: Sendable {
+    /// The committed height the value was read at.
+    public let height: UInt64
+    /// The value.
+    public let value: Value
+
+    /// Creates a read.
+    public init(height: UInt64, value: Value) {
+        self.height = height
+        self.value = value
+    }
+}
+
+extension CommittedRead: Equatable where Value: Equatable {}
+
+/// A proposal status as the API filters by it (``ProposalStatus/name``).
+public enum ProposalStatusName: String, Sendable, CaseIterable {
+    case open, passed, rejected, failed, expired
+}
+
+/// What `GET /v1/incidents` asks for: filters (all optional, combined with AND), a time range on the detection
+/// time, and a page.
+public struct IncidentQuery: Sendable, Equatable {
+    /// Largest page.
+    public static let maxLimit = 500
+    /// Page size when none is given.
+    public static let defaultLimit = 50
+
+    /// The reporting organization.
+    public var organization: String?
+    /// The reporting key (a plugin or an admin).
+    public var reporter: Ed25519PublicKey?
+    /// The RSIT class (`intrusion-attempts`).
+    public var rsitClass: String?
+    /// The full RSIT `class/type`.
+    public var category: String?
+    /// The OCSF severity.
+    public var severity: IncidentSeverity?
+    /// The current status.
+    public var status: IncidentStatus?
+    /// Earliest detection time, milliseconds since 1970 (inclusive).
+    public var from: UInt64?
+    /// Latest detection time, milliseconds since 1970 (inclusive).
+    public var to: UInt64?
+    /// Most incidents in the page, 1 to ``maxLimit``.
+    public var limit: Int
+    /// Where the previous page stopped (opaque: an index key).
+    public var cursor: [UInt8]?
+
+    /// Creates a query.
+    public init(
+        organization: String? = nil, reporter: Ed25519PublicKey? = nil, rsitClass: String? = nil,
+        category: String? = nil, severity: IncidentSeverity? = nil, status: IncidentStatus? = nil, from: UInt64? = nil,
+        to: UInt64? = nil, limit: Int = IncidentQuery.defaultLimit, cursor: [UInt8]? = nil
+    ) {
+        self.organization = organization
+        self.reporter = reporter
+        self.rsitClass = rsitClass
+        self.category = category
+        self.severity = severity
+        self.status = status
+        self.from = from
+        self.to = to
+        self.limit = limit
+        self.cursor = cursor
+    }
+}
+
+/// An incident as a list shows it: its state and its record.
+public struct IncidentSummary: Sendable, Equatable {
+    /// Where it is in its lifecycle and in the log.
+    public let state: IncidentState
+    /// The record as reported.
+    public let record: IncidentRecord
+
+    /// Creates a summary.
+    public init(state: IncidentState, record: IncidentRecord) {
+        self.state = state
+        self.record = record
+    }
+}
+
+/// One page of incidents.
+public struct IncidentPage: Sendable, Equatable {
+    /// The committed height the page was read at.
+    public let height: UInt64
+    /// The incidents, ascending by detection time (then by report leaf).
+    public let incidents: [IncidentSummary]
+    /// Where to continue, when the scan stopped before the end of the range.
+    public let nextCursor: [UInt8]?
+
+    /// Creates a page.
+    public init(height: UInt64, incidents: [IncidentSummary], nextCursor: [UInt8]?) {
+        self.height = height
+        self.incidents = incidents
+        self.nextCursor = nextCursor
+    }
+}
+
+/// One lifecycle update of an incident, from its incident-log leaf.
+public struct IncidentUpdateEntry: Sendable, Equatable {
+    /// The leaf index.
+    public let leaf: UInt64
+    /// The leaf (block height and time, and the signed update transaction).
+    public let entry: IncidentLogEntry
+    /// The update.
+    public let update: IncidentUpdatePayload
+
+    /// Creates an entry.
+    public init(leaf: UInt64, entry: IncidentLogEntry, update: IncidentUpdatePayload) {
+        self.leaf = leaf
+        self.entry = entry
+        self.update = update
+    }
+}
+
+/// An incident with everything public about it.
+public struct IncidentDetail: Sendable, Equatable {
+    /// Its state.
+    public let state: IncidentState
+    /// Its record.
+    public let record: IncidentRecord
+    /// The leaf of the report.
+    public let report: IncidentLogEntry
+    /// Its updates, oldest first.
+    public let updates: [IncidentUpdateEntry]
+
+    /// Creates a detail.
+    public init(state: IncidentState, record: IncidentRecord, report: IncidentLogEntry, updates: [IncidentUpdateEntry])
+    {
+        self.state = state
+        self.record = record
+        self.report = report
+        self.updates = updates
+    }
+}
+
+/// The incident log at the committed tip, with the header that commits to it and the certificate of that header.
+public struct IncidentLogCheckpoint: Sendable, Equatable {
+    /// Leaves in the log.
+    public let size: UInt64
+    /// The RFC 9162 root of those leaves.
+    public let root: Digest
+    /// The committed block whose header holds size and root.
+    public let header: BlockHeader
+    /// The quorum certificate over that block.
+    public let certificate: QuorumCertificate
+
+    /// Creates a checkpoint.
+    public init(size: UInt64, root: Digest, header: BlockHeader, certificate: QuorumCertificate) {
+        self.size = size
+        self.root = root
+        self.header = header
+        self.certificate = certificate
+    }
+}
+
+/// One leaf of the incident log.
+public struct IncidentLogLeaf: Sendable, Equatable {
+    /// Its index.
+    public let index: UInt64
+    /// Its canonical bytes (what the leaf hash is of).
+    public let bytes: [UInt8]
+    /// The decoded entry.
+    public let entry: IncidentLogEntry
+
+    /// Creates a leaf.
+    public init(index: UInt64, bytes: [UInt8], entry: IncidentLogEntry) {
+        self.index = index
+        self.bytes = bytes
+        self.entry = entry
+    }
+}
+
+/// An inclusion proof of one leaf in one tree size of the incident log.
+public struct InclusionProofAnswer: Sendable, Equatable {
+    /// The committed height the proof was built at.
+    public let height: UInt64
+    /// The leaf's index.
+    public let leafIndex: UInt64
+    /// The tree size the proof is for.
+    public let treeSize: UInt64
+    /// The leaf's RFC 9162 hash.
+    public let leafHash: Digest
+    /// The root of the tree of ``treeSize`` leaves.
+    public let root: Digest
+    /// The audit path, from the leaf up.
+    public let proof: [Digest]
+
+    /// Creates an answer.
+    public init(height: UInt64, leafIndex: UInt64, treeSize: UInt64, leafHash: Digest, root: Digest, proof: [Digest]) {
+        self.height = height
+        self.leafIndex = leafIndex
+        self.treeSize = treeSize
+        self.leafHash = leafHash
+        self.root = root
+        self.proof = proof
+    }
+}
+
+/// A consistency proof between two tree sizes of the incident log.
+public struct ConsistencyProofAnswer: Sendable, Equatable {
+    /// The committed height the proof was built at.
+    public let height: UInt64
+    /// The older size.
+    public let oldSize: UInt64
+    /// The newer size.
+    public let newSize: UInt64
+    /// The root at the older size.
+    public let oldRoot: Digest
+    /// The root at the newer size.
+    public let newRoot: Digest
+    /// The proof.
+    public let proof: [Digest]
+
+    /// Creates an answer.
+    public init(height: UInt64, oldSize: UInt64, newSize: UInt64, oldRoot: Digest, newRoot: Digest, proof: [Digest]) {
+        self.height = height
+        self.oldSize = oldSize
+        self.newSize = newSize
+        self.oldRoot = oldRoot
+        self.newRoot = newRoot
+        self.proof = proof
+    }
 }
 
 /// The answer to a submission.

@@ -62,7 +62,7 @@ public actor NodeEngine: NodeService {
     private let me: Ed25519PublicKey
     private let settings: EngineSettings
     private let safety: any SafetyStatePersistence
-    private let executor: LedgerExecutor
+    let executor: LedgerExecutor
     private let journal: ProposalJournal
     private var core: ConsensusCore
     private var mempool: Mempool

@@ -17,6 +17,12 @@ actor FakeNode: NodeService {
     private(set) var sequenceQueries: [Ed25519PublicKey] = []
 
     let fixture: Fixture
+    /// Registries, a proposal, incidents and an incident log for the ledger query routes.
+    let ledger = LedgerFixture()
+    /// Every incident query the routes passed on, in order.
+    private(set) var incidentQueries: [IncidentQuery] = []
+    /// When set, every ledger query fails with it.
+    var queryFailure: LedgerQueryError?
 
     init(fixture: Fixture = Fixture(), submitResult: SubmissionResult? = nil) {
         self.fixture = fixture
@@ -51,6 +57,80 @@ actor FakeNode: NodeService {
 
     func status() async -> NodeStatus {
         fixture.status
+    }
+
+    func setQueryFailure(_ failure: LedgerQueryError?) {
+        queryFailure = failure
+    }
+
+    private func read<T>(_ value: T) throws(LedgerQueryError) -> CommittedRead<T> {
+        if let queryFailure { throw queryFailure }
+        return CommittedRead(height: ledger.height, value: value)
+    }
+
+    func organizations() async throws(LedgerQueryError) -> CommittedRead<[OrganizationRecord]> {
+        try read(ledger.organizations)
+    }
+
+    func validators() async throws(LedgerQueryError) -> CommittedRead<[ValidatorRecord]> {
+        try read(ledger.validators)
+    }
+
+    func plugins() async throws(LedgerQueryError) -> CommittedRead<[PluginRecord]> { try read(ledger.plugins) }
+
+    func issuers() async throws(LedgerQueryError) -> CommittedRead<[IssuerRecord]> { try read([ledger.issuer]) }
+
+    func issuer(identifier: String) async throws(LedgerQueryError) -> CommittedRead<IssuerRecord?> {
+        try read(identifier == ledger.issuer.identifier ? ledger.issuer : nil)
+    }
+
+    func regulators() async throws(LedgerQueryError) -> CommittedRead<[RegulatorRecord]> {
+        try read(ledger.regulators)
+    }
+
+    func parameters() async throws(LedgerQueryError) -> CommittedRead<GenesisParameters> {
+        try read(GenesisParameters())
+    }
+
+    func proposals(status: ProposalStatusName?) async throws(LedgerQueryError) -> CommittedRead<[ProposalRecord]> {
+        try read(ledger.proposals.filter { status == nil || $0.status(at: ledger.height).name == status?.rawValue })
+    }
+
+    func proposal(id: Digest) async throws(LedgerQueryError) -> CommittedRead<ProposalRecord?> {
+        try read(ledger.proposals.first { $0.id == id })
+    }
+
+    func incidents(_ query: IncidentQuery) async throws(LedgerQueryError) -> IncidentPage {
+        incidentQueries.append(query)
+        if let queryFailure { throw queryFailure }
+        if query.cursor == [9, 9, 9] { throw .invalidCursor("does not belong to this query's filters") }
+        return IncidentPage(height: ledger.height, incidents: [ledger.incident], nextCursor: [0xfb, 0xff, 0x01])
+    }
+
+    func incident(organization: String, id: String) async throws(LedgerQueryError) -> CommittedRead<IncidentDetail?> {
+        try read(organization == ledger.detail.state.organization && id == ledger.detail.state.id ? ledger.detail : nil)
+    }
+
+    func incidentLogCheckpoint() async throws(LedgerQueryError) -> IncidentLogCheckpoint {
+        if let queryFailure { throw queryFailure }
+        return ledger.checkpoint
+    }
+
+    func incidentLogLeaf(at index: UInt64) async throws(LedgerQueryError) -> CommittedRead<IncidentLogLeaf?> {
+        try read(ledger.leaf(at: index))
+    }
+
+    func incidentInclusionProof(leaf: UInt64, treeSize: UInt64?) async throws(LedgerQueryError) -> InclusionProofAnswer
+    {
+        if let queryFailure { throw queryFailure }
+        return try ledger.inclusion(leaf: leaf, size: treeSize)
+    }
+
+    func incidentConsistencyProof(oldSize: UInt64, newSize: UInt64?) async throws(LedgerQueryError)
+        -> ConsistencyProofAnswer
+    {
+        if let queryFailure { throw queryFailure }
+        return try ledger.consistency(from: oldSize, to: newSize)
     }
 }
 
