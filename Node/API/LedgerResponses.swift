@@ -250,7 +250,8 @@ struct ProposalBody: Codable, Equatable {
         expiresHeight = record.expiresHeight
         decidedHeight = record.decidedHeight
         votes = record.votes.map { Vote(organization: $0.organization, approve: $0.approve) }
-        let status = record.status(at: height)
+        // As the next block would see it: at the expiry height itself, no later vote can count any more.
+        let status = record.status(at: height + 1)
         self.status = status.name
         if case .failed(let reason) = status { failureReason = reason }
     }

@@ -163,6 +163,7 @@ public final class LedgerExecutor {
         for (key, value) in changes.writes {
             if let value { batch.put(key: key, value: value) } else { batch.delete(key: key) }
         }
+        for (key, value) in changes.notes { batch.put(key: key, value: value) }
     }
 
     // MARK: Committed state
@@ -227,7 +228,11 @@ public final class LedgerExecutor {
         guard let bytes = try? database.get(StateKeys.receipt(id)),
             let receipt = try? TransactionReceipt.decode(canonical: bytes, field: "receipt")
         else { return nil }
-        return TransactionLocation(height: receipt.height, index: Int(receipt.index), failure: receipt.failure)
+        let failure = receipt.failure.map { stored in
+            let note = (try? database.get(StateKeys.receiptNote(id))).flatMap { $0 }
+            return TransactionFailure(stored.code, note.map { String(decoding: $0, as: UTF8.self) } ?? stored.reason)
+        }
+        return TransactionLocation(height: receipt.height, index: Int(receipt.index), failure: failure)
     }
 
     /// The committed notarization of `digest`, if any.
@@ -257,23 +262,28 @@ public final class LedgerExecutor {
     public func hasExecuted(_ blockID: Digest) -> Bool { executed[blockID] != nil }
 
     /// State after the executed block `block`: committed state seen through it and its uncommitted ancestors.
-    private func state(after block: ExecutedBlock) -> ChainStateReader {
+    private func state(after block: ExecutedBlock) -> ChainStateReader? {
         var pending: [StateChanges] = []
         var cursor: ExecutedBlock? = block
         while let current = cursor, current.header.height > committedHeader.height {
             pending.append(current.changes)
             cursor = executed[current.parentID]
         }
+        // A block on a fork that lost its link to the committed tip cannot execute: its state is unknowable here.
+        guard cursor?.header.id == committedHeader.id else { return nil }
         return ChainStateReader(database: database, pending: pending)
     }
 
     private func run(_ transactions: [Transaction], header: BlockHeader, parent: ExecutedBlock)
         throws(ExecutionError) -> BlockExecution
     {
+        guard let reader = state(after: parent) else {
+            throw ExecutionError(field: "block.header.parentID", reason: "does not descend from the committed tip")
+        }
         do {
             return try LedgerApplication.executeBlock(
                 transactions, chainID: genesis.chainID, height: header.height, timestamp: header.timestamp,
-                parentStateRoot: parent.stateRoot, on: state(after: parent)
+                parentStateRoot: parent.stateRoot, on: reader
             ) { tx, id in
                 if verifiedIDs.contains(id) { return true }
                 guard tx.hasValidSignature else { return false }
@@ -293,7 +303,7 @@ public final class LedgerExecutor {
         guard header.timestamp >= parent.header.timestamp else {
             throw ExecutionError(field: "block.header.timestamp", reason: "is earlier than the parent's")
         }
-        let limits = (try? LedgerApplication.parameters(in: state(after: parent))) ?? parameters
+        let limits = state(after: parent).flatMap { try? LedgerApplication.parameters(in: $0) } ?? parameters
         let maxBytes = min(limits.maxBlockBytes, UInt64(LedgerLimits.blockBytes))
         guard UInt64(block.canonicalBytes.count) <= maxBytes else {
             throw ExecutionError(field: "block", reason: "is larger than the limit of \(maxBytes) bytes")
@@ -370,7 +380,7 @@ public final class LedgerExecutor {
     /// The block limits in force for a child of `parentID` (committed parameters when the parent is unknown).
     public func limits(forChildOf parentID: Digest) -> GenesisParameters {
         guard let parent = executed[parentID] else { return parameters }
-        return (try? LedgerApplication.parameters(in: state(after: parent))) ?? parameters
+        return state(after: parent).flatMap { try? LedgerApplication.parameters(in: $0) } ?? parameters
     }
 
     /// Picks, from `candidates` in order, the transactions that can go into a block on `parentID`: the next in
@@ -381,7 +391,7 @@ public final class LedgerExecutor {
         -> [Transaction]
     {
         guard let parent = executed[parentID] else { return [] }
-        let reader = state(after: parent)
+        guard let reader = state(after: parent) else { return [] }
         let limits = self.limits(forChildOf: parentID)
         var sequences: [Ed25519PublicKey: UInt64] = [:]
         var blocked: Set<Ed25519PublicKey> = []

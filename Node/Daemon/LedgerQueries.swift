@@ -159,8 +159,10 @@ public struct LedgerQueries: Sendable {
         let view = try view()
         var out: [ProposalRecord] = []
         for entry in try view.entries(StateKeys.proposalPrefix, limit: .max) {
-            let record = try view.decode(ProposalRecord.self, entry.value, key: View.describe(entry.key))
-            if let status, record.status(at: view.height).name != status.rawValue { continue }
+            let record = try explained(
+                view.decode(ProposalRecord.self, entry.value, key: View.describe(entry.key)), in: view)
+            // As the next block would see it: a proposal is expired once no later vote can count.
+            if let status, record.status(at: view.height + 1).name != status.rawValue { continue }
             out.append(record)
         }
         out.sort {
@@ -173,7 +175,20 @@ public struct LedgerQueries: Sendable {
     /// The proposal `id`, if any.
     public func proposal(id: Digest) throws(LedgerQueryError) -> CommittedRead<ProposalRecord?> {
         let view = try view()
-        return CommittedRead(height: view.height, value: try view.load(ProposalRecord.self, StateKeys.proposal(id)))
+        let record = try view.load(ProposalRecord.self, StateKeys.proposal(id))
+        return CommittedRead(
+            height: view.height,
+            value: try record.map { record throws(LedgerQueryError) in try explained(record, in: view) })
+    }
+
+    /// A failed proposal carries its stable code in state and its sentence in a note; the answer shows the sentence.
+    private func explained(_ record: ProposalRecord, in view: View) throws(LedgerQueryError) -> ProposalRecord {
+        guard case .failed(let code) = record.storedStatus,
+            let note = try view.get(StateKeys.proposalNote(record.id))
+        else { return record }
+        var explained = record
+        explained.storedStatus = .failed(reason: "\(code): \(String(decoding: note, as: UTF8.self))")
+        return explained
     }
 
     // MARK: Incidents

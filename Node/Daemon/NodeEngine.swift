@@ -33,6 +33,10 @@ public struct EngineSettings: Sendable {
     /// How long a leader with nothing to propose and nothing in flight waits for a transaction before it
     /// proposes an empty block. It must stay well below the round timeout.
     public var idleProposalDelay: Duration = .milliseconds(500)
+    /// How far ahead of this node's clock a block's time may be for the node to execute (and so vote for) it.
+    /// Nothing else bounds a header's time from above, and a time far in the future would stick: children may not
+    /// be earlier than their parent.
+    public var maxClockSkewMilliseconds: UInt64 = 30_000
     /// The largest message the transport carries; sync responses stay under half of it.
     public var maxMessageBytes = 4 << 20
 
@@ -338,6 +342,23 @@ public actor NodeEngine: NodeService {
                 queue.append(.payloadReady(buildBlock(request)))
             }
         case .execute(let block):
+            let now = UInt64(Date().timeIntervalSince1970 * 1000)
+            if block.header.timestamp > now + settings.maxClockSkewMilliseconds {
+                logger.warning(
+                    "block time is ahead of this node's clock; not executing it",
+                    metadata: [
+                        "height": "\(block.header.height)", "block": "\(block.id.hex.prefix(16))",
+                        "aheadMs": "\(block.header.timestamp - now)",
+                    ])
+                queue.append(
+                    .executed(
+                        blockID: block.id,
+                        .invalid(
+                            reason:
+                                "block.header.timestamp is \(block.header.timestamp - now) ms ahead of this node's clock"
+                        )))
+                return
+            }
             do throws(ExecutionError) {
                 let next = try executor.execute(block)
                 queue.append(.executed(blockID: block.id, .valid(nextValidators: next)))

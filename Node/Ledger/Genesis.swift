@@ -191,9 +191,11 @@ public struct GenesisParameters: Hashable, Sendable {
         func check(_ name: String, _ ok: Bool, _ reason: String) throws(GenesisError) {
             if !ok { throw .invalidParameter(field: "parameters.\(name)", reason: reason) }
         }
+        // A block holds 64 KiB of header and certificate room plus at least one transaction of the largest size.
+        let smallestBlock = UInt64(64 * 1024 + LedgerLimits.transactionBytes)
         try check(
-            "max_block_bytes", maxBlockBytes >= 64 * 1024 && maxBlockBytes <= UInt64(LedgerLimits.blockBytes),
-            "must be between 65536 and \(LedgerLimits.blockBytes)")
+            "max_block_bytes", maxBlockBytes >= smallestBlock && maxBlockBytes <= UInt64(LedgerLimits.blockBytes),
+            "must be between \(smallestBlock) and \(LedgerLimits.blockBytes)")
         try check(
             "max_block_transactions",
             maxBlockTransactions >= 1 && maxBlockTransactions <= UInt64(LedgerLimits.blockTransactions),
@@ -204,8 +206,12 @@ public struct GenesisParameters: Hashable, Sendable {
         try check(
             "mempool_max_bytes", mempoolMaxBytes >= maxBlockBytes, "must hold at least one full block (max_block_bytes)"
         )
-        try check("proposal_expiry_blocks", proposalExpiryBlocks >= 1, "must be at least 1")
-        try check("epoch_length_blocks", epochLengthBlocks >= 1, "must be at least 1")
+        try check(
+            "proposal_expiry_blocks", proposalExpiryBlocks >= 1 && proposalExpiryBlocks <= 1_000_000_000,
+            "must be between 1 and 1000000000")
+        try check(
+            "epoch_length_blocks", epochLengthBlocks >= 1 && epochLengthBlocks <= 1_000_000_000,
+            "must be between 1 and 1000000000")
         try check(
             "base_round_timeout_ms", baseRoundTimeoutMs >= 10 && baseRoundTimeoutMs <= 3_600_000,
             "must be between 10 and 3600000")

@@ -147,4 +147,22 @@ struct LedgerExecutorTests {
             try LedgerExecutor(genesis: other.genesis, genesisBlock: other.genesisBlock, store: store)
         }
     }
+
+    @Test("a block on a fork cut off from the committed tip does not execute")
+    func forkCutOff() throws {
+        let executor = try open(TemporaryDirectory())
+        let kept = fixture.child(of: fixture.genesisBlock, parentCertificate: genesisQC, round: 1, executor: executor)
+        let sibling = fixture.child(
+            of: fixture.genesisBlock, parentCertificate: genesisQC, round: 2, executor: executor)
+        try executor.execute(kept)
+        try executor.execute(sibling)
+        let siblingQC = fixture.certificate(for: sibling.header)
+        let lost = fixture.child(of: sibling, parentCertificate: siblingQC, round: 3, executor: executor)
+        try executor.execute(lost)
+        try executor.commit(kept, certificate: fixture.certificate(for: kept.header))
+        // `lost` (height 2) is still remembered, but its parent, a sibling of the committed block, is not.
+        let onLost = fixture.child(of: lost, parentCertificate: fixture.certificate(for: lost.header), round: 4)
+        let error = #expect(throws: ExecutionError.self) { try executor.execute(onLost) }
+        #expect(error?.reason == "does not descend from the committed tip")
+    }
 }

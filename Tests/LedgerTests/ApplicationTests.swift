@@ -248,7 +248,9 @@ struct GovernanceTests {
             Issue.record("the second proposal should have failed")
             return
         }
-        #expect(reason.contains("bank-b"))
+        #expect(reason == "invalid-action")
+        let note = try four.state.value(forKey: StateKeys.proposalNote(b))
+        #expect(note.map { String(decoding: $0, as: UTF8.self) }?.contains("bank-b") == true)
         #expect(try four.organization("bank-b")?.adminKey == ApplicationHarness.key(7).publicKey)
     }
 
@@ -329,6 +331,96 @@ struct GovernanceTests {
             IssuerRecord.self, at: StateKeys.issuer(issuer.identifier), in: app.state)
         #expect(stored?.delisted == true)
         #expect(try LedgerApplication.role(of: issuer.ledgerKey, in: app.state) == nil)
+    }
+}
+
+@Suite("Ledger application: review fixes")
+struct ApplicationReviewTests {
+    @Test("a block time at the top of UInt64 does not trap an incident report")
+    func saturatedClock() throws {
+        var app = ApplicationHarness(organizations: 1)
+        let report = app.tx(app.admins[0], .incidentReport, ApplicationHarness.record(id: "late"))
+        #expect(try app.block([report], timestamp: UInt64.max - 1) == [nil])
+    }
+
+    @Test("parameters that would overflow or starve blocks are refused")
+    func boundedParameters() throws {
+        var app = ApplicationHarness(organizations: 1)
+        for parameters in [
+            GenesisParameters(proposalExpiryBlocks: .max), GenesisParameters(epochLengthBlocks: 2_000_000_000),
+            GenesisParameters(maxBlockBytes: 65_536),
+        ] {
+            #expect(
+                try app.run(app.admins[0], .governancePropose, ProposePayload(action: .setParameters(parameters)))
+                    == "invalid-action")
+        }
+    }
+
+    @Test("a former member's name is never given to a newcomer")
+    func namesAreNotReused() throws {
+        var app = ApplicationHarness()
+        try app.pass(.removeOrganization(name: "org-3"))
+        let action = GovernanceAction.addOrganization(
+            name: "org-3", adminKey: ApplicationHarness.key(80).publicKey, incidentKey: nil)
+        #expect(try app.run(app.admins[0], .governancePropose, ProposePayload(action: action)) == "invalid-action")
+    }
+
+    @Test("repeating one's vote re-counts after membership changed; otherwise it is a second vote")
+    func recount() throws {
+        var app = ApplicationHarness(organizations: 5)
+        let pending = try app.propose(
+            .addRegulator(RegulatorRecord(key: ApplicationHarness.key(81).publicKey, name: "dpa", incidentKey: nil)))
+        for admin in 1...2 {
+            #expect(
+                try app.run(app.admins[admin], .governanceVote, VotePayload(proposal: pending, approve: true)) == nil)
+        }
+        // 3 of 5 is not more than two thirds.
+        #expect(try app.proposal(pending)?.storedStatus == .open)
+        #expect(
+            try app.run(app.admins[0], .governanceVote, VotePayload(proposal: pending, approve: true))
+                == "already-voted")
+        try app.pass(.removeOrganization(name: "org-4"))
+        // 3 of 4 is; repeating a vote makes the ledger count again.
+        #expect(
+            try app.run(app.admins[0], .governanceVote, VotePayload(proposal: pending, approve: false))
+                == "already-voted")
+        #expect(try app.run(app.admins[0], .governanceVote, VotePayload(proposal: pending, approve: true)) == nil)
+        #expect(try app.proposal(pending)?.storedStatus == .passed)
+    }
+
+    @Test("a failure's sentence lies beside the state, outside the root; the state keeps the code")
+    func reasonsOutsideTheRoot() throws {
+        var app = ApplicationHarness(organizations: 1)
+        let failing = app.tx(app.admins[0], .governanceVote, VotePayload(proposal: SHA256.hash([2]), approve: true))
+        let failures = try app.block([failing])
+        #expect(failures[0]?.code == "not-found")
+        #expect(failures[0]?.reason.isEmpty == false)
+        let stored = try LedgerApplication.decode(
+            TransactionReceipt.self, at: StateKeys.receipt(failing.id), in: app.state)
+        #expect(stored?.failure == TransactionFailure("not-found", ""))
+        let note = try app.state.value(forKey: StateKeys.receiptNote(failing.id))
+        #expect(note.map { String(decoding: $0, as: UTF8.self) } == failures[0]?.reason)
+    }
+
+    @Test("incident ids that differ in bytes stay distinct even when Unicode calls them equal")
+    func unicodeIdentifiers() throws {
+        var app = ApplicationHarness(organizations: 1)
+        let composed = "caf\u{e9}"
+        let decomposed = "cafe\u{301}"
+        #expect(composed == decomposed)
+        #expect(try app.run(app.admins[0], .incidentReport, ApplicationHarness.record(id: composed)) == nil)
+        #expect(try app.run(app.admins[0], .incidentReport, ApplicationHarness.record(id: decomposed)) == nil)
+        #expect(
+            try app.run(
+                app.admins[0], .incidentReport, ApplicationHarness.record(id: "x", links: [composed, decomposed]))
+                == nil)
+        #expect(try app.incident("org-0", "x")?.links.count == 2)
+        // Adding a link the incident already has is no change.
+        #expect(
+            try app.run(
+                app.admins[0], .incidentUpdate, IncidentUpdatePayload(incidentID: "x", status: .open, links: [composed])
+            )
+                == "invalid-transition")
     }
 }
 

@@ -172,7 +172,7 @@ struct GenesisTests {
             (make(observers: [key(10)]), .duplicateNodeKey(field: "observers[0]", key: key(10))),
             (
                 make(parameters: tinyBlock),
-                .invalidParameter(field: "parameters.max_block_bytes", reason: "must be between 65536 and 16777216")
+                .invalidParameter(field: "parameters.max_block_bytes", reason: "must be between 131328 and 16777216")
             ),
             (
                 make(parameters: smallMempool),
@@ -188,7 +188,7 @@ struct GenesisTests {
             ),
             (
                 make(parameters: zeroEpoch),
-                .invalidParameter(field: "parameters.epoch_length_blocks", reason: "must be at least 1")
+                .invalidParameter(field: "parameters.epoch_length_blocks", reason: "must be between 1 and 1000000000")
             ),
         ]
         for (genesis, expected) in cases {

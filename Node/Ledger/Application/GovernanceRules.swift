@@ -10,7 +10,9 @@ extension LedgerApplication {
         try check(payload.action, in: state)
         var record = ProposalRecord(
             id: id, proposer: organization, action: payload.action, rationale: payload.rationale,
-            createdHeight: context.height, expiresHeight: context.height + context.parameters.proposalExpiryBlocks,
+            createdHeight: context.height,
+            expiresHeight: context.height.addingReportingOverflow(context.parameters.proposalExpiryBlocks).overflow
+                ? .max : context.height + context.parameters.proposalExpiryBlocks,
             votes: [(organization, true)], storedStatus: .open, decidedHeight: nil)
         try tally(&record, context: context, state: &state)
     }
@@ -28,7 +30,14 @@ extension LedgerApplication {
         case let status:
             throw .init("decided", "proposal \(payload.proposal.hex) is already \(status.name)")
         }
-        guard !record.votes.contains(where: { $0.organization == organization }) else {
+        if let earlier = record.votes.first(where: { $0.organization == organization }) {
+            // The same vote again counts the votes anew: membership may have changed since (a member removed can
+            // make the votes already cast enough). Anything else is a second vote.
+            let before = record.storedStatus
+            if earlier.approve == payload.approve {
+                try tally(&record, context: context, state: &state)
+                if record.storedStatus != before { return }
+            }
             throw .init("already-voted", "\(organization) already voted on proposal \(payload.proposal.hex)")
         }
         record.votes.append((organization, payload.approve))
@@ -56,7 +65,9 @@ extension LedgerApplication {
             } catch {
                 guard error.code != stateFailureCode else { throw error }
                 state.rollback(to: checkpoint)
-                record.storedStatus = .failed(reason: error.reason)
+                // The code is state; the sentence is a note beside it, outside the state root.
+                record.storedStatus = .failed(reason: error.code)
+                state.note(StateKeys.proposalNote(record.id), error.reason)
             }
             record.decidedHeight = context.height
         } else if (members - min(refusals, members)) * 3 <= members * 2 {
@@ -90,6 +101,12 @@ extension LedgerApplication {
         case .addOrganization(let name, let adminKey, let incidentKey):
             guard try !exists(StateKeys.organization(name), in: state) else {
                 throw invalid("organization \(name) is already a member")
+            }
+            guard try !exists(StateKeys.organizationName(name), in: state) else {
+                throw invalid("the name \(name) belonged to a former member; names are never reused")
+            }
+            guard try count(StateKeys.memberCount, in: state) < UInt64(Genesis.maxMembers) else {
+                throw invalid("the consortium has \(Genesis.maxMembers) members, the most a vote can count")
             }
             try requireUnusedKey(adminKey)
             try requireUnusedSealKey(incidentKey)
@@ -152,6 +169,7 @@ extension LedgerApplication {
             let record = OrganizationRecord(
                 name: name, adminKey: adminKey, incidentKey: incidentKey, joinedHeight: height)
             state.set(StateKeys.organization(name), record.canonicalBytes)
+            state.set(StateKeys.organizationName(name), [])
             state.set(StateKeys.role(adminKey), KeyRole.organizationAdmin(organization: name).canonicalBytes)
             if let incidentKey { state.set(StateKeys.sealKey(incidentKey), Array("org:\(name)".utf8)) }
             try add(1, to: StateKeys.memberCount, state: &state)

@@ -22,7 +22,9 @@ extension LedgerApplication {
             throw .init(
                 "invalid-category", "category \"\(record.category)\" is not an ENISA RSIT class/type")
         }
-        guard record.detectedAt <= context.timestamp + detectionClockSkewMilliseconds else {
+        // Saturating: a block time near the top of UInt64 must not trap (nothing bounds a header's time from above).
+        let latest = context.timestamp.addingReportingOverflow(detectionClockSkewMilliseconds)
+        guard latest.overflow || record.detectedAt <= latest.partialValue else {
             throw .invalidPayload("detectedAt \(record.detectedAt) is later than the block time \(context.timestamp)")
         }
         for (i, detail) in record.sealedDetails.enumerated() {
@@ -63,7 +65,9 @@ extension LedgerApplication {
         guard var incident = try load(IncidentState.self, key, in: state) else {
             throw .notFound("incident \(organization):\(update.incidentID) does not exist")
         }
+        let existing = Set(incident.links)
         let newLinks = try resolve(update.links, of: organization, selfID: update.incidentID, state: state)
+            .filter { !existing.contains($0) }
         guard update.status != incident.status || !newLinks.isEmpty else {
             throw .init(
                 "invalid-transition", "incident \(organization):\(update.incidentID) is already \(incident.status.name)"
@@ -94,7 +98,7 @@ extension LedgerApplication {
         }
         incident.status = update.status
         incident.updateLeaves.append(logSize)
-        incident.links = links.sorted { ($0.organization, $0.id) < ($1.organization, $1.id) }
+        incident.links = links.sorted(by: IncidentReference.precedes)
         state.set(key, incident.canonicalBytes)
         return IncidentLogEntry(
             height: context.height, timestamp: context.timestamp, organization: organization, transaction: tx)
@@ -142,6 +146,6 @@ extension LedgerApplication {
             }
             references.append(reference)
         }
-        return Set(references).sorted { ($0.organization, $0.id) < ($1.organization, $1.id) }
+        return Set(references).sorted(by: IncidentReference.precedes)
     }
 }

@@ -149,6 +149,25 @@ public struct IncidentReference: Hashable, Sendable, CustomStringConvertible {
     }
 
     public var description: String { "\(organization):\(id)" }
+
+    /// References are equal when their bytes are: `String` equality would merge canonically equivalent texts
+    /// (a precomposed "é" and "e" with a combining accent) that are different incident ids on the ledger.
+    public static func == (lhs: IncidentReference, rhs: IncidentReference) -> Bool {
+        lhs.organization.utf8.elementsEqual(rhs.organization.utf8) && lhs.id.utf8.elementsEqual(rhs.id.utf8)
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(Array(organization.utf8))
+        hasher.combine(Array(id.utf8))
+    }
+
+    /// Byte order (organization, then id): the order links are stored in.
+    public static func precedes(_ lhs: IncidentReference, _ rhs: IncidentReference) -> Bool {
+        if !lhs.organization.utf8.elementsEqual(rhs.organization.utf8) {
+            return lhs.organization.utf8.lexicographicallyPrecedes(rhs.organization.utf8)
+        }
+        return lhs.id.utf8.lexicographicallyPrecedes(rhs.id.utf8)
+    }
 }
 
 /// An incident as the state keeps it: where its record and updates are in the incident log, and its status.

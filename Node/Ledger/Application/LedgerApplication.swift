@@ -115,6 +115,7 @@ public enum LedgerApplication {
                 name: organization.name, adminKey: organization.adminKey, incidentKey: organization.incidentKey,
                 joinedHeight: 0)
             overlay.set(StateKeys.organization(record.name), record.canonicalBytes)
+            overlay.set(StateKeys.organizationName(record.name), [])
             overlay.set(
                 StateKeys.role(record.adminKey), KeyRole.organizationAdmin(organization: record.name).canonicalBytes)
             if let key = record.incidentKey {
@@ -266,9 +267,12 @@ public enum LedgerApplication {
                     leaves.append(MerkleHash.leaf(bytes))
                     logSize += 1
                 }
-                let receipt = TransactionReceipt(height: height, index: UInt32(index), failure: failure)
-                state.set(StateKeys.receipt(id), receipt.canonicalBytes)
-                receipts.append(receipt)
+                // The state keeps the stable code; the sentence goes beside it, outside the state root.
+                let stored = TransactionReceipt(
+                    height: height, index: UInt32(index), failure: failure.map { TransactionFailure($0.code, "") })
+                state.set(StateKeys.receipt(id), stored.canonicalBytes)
+                if let failure { state.note(StateKeys.receiptNote(id), failure.reason) }
+                receipts.append(TransactionReceipt(height: height, index: UInt32(index), failure: failure))
                 ids.append(id)
             }
             let root = try reading { () throws(LedgerStateError) in

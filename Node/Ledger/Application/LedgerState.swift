@@ -37,6 +37,7 @@ public struct InMemoryLedgerState: LedgerStateReader, Sendable {
         for (key, value) in changes.writes {
             if let value { values[key] = value } else { values.removeValue(forKey: key) }
         }
+        for (key, value) in changes.notes { values[key] = value }
     }
 }
 
@@ -44,6 +45,9 @@ public struct InMemoryLedgerState: LedgerStateReader, Sendable {
 public struct StateChanges: Sendable, Equatable {
     /// The pending value of every key written, nil when it was deleted.
     public internal(set) var writes: [[UInt8]: [UInt8]?] = [:]
+    /// Explanations written beside the state (`note/…`: the sentence of a failure), committed in the same batch
+    /// but outside ``digest``, so rewording a message never changes a state root.
+    public internal(set) var notes: [[UInt8]: [UInt8]] = [:]
 
     /// No writes.
     public init() {}
@@ -94,6 +98,9 @@ public struct StateOverlay<Base: LedgerStateReader>: LedgerStateReader {
 
     /// Sets `key` to `value`.
     public mutating func set(_ key: [UInt8], _ value: [UInt8]) { record(key, value) }
+
+    /// Writes an explanation outside the hashed state (see ``StateChanges/notes``); never rolled back.
+    public mutating func note(_ key: [UInt8], _ text: String) { changes.notes[key] = Array(text.utf8) }
 
     /// Deletes `key`.
     public mutating func delete(_ key: [UInt8]) { record(key, nil) }

@@ -247,7 +247,7 @@ public struct IssuerRecord: Hashable, Sendable {
         self.organization = organization
         self.ledgerKey = ledgerKey
         self.signingKeys = signingKeys
-        self.credentialTypes = credentialTypes.sorted()
+        self.credentialTypes = credentialTypes.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
         self.validFrom = validFrom
         self.validUntil = validUntil
         self.delisted = delisted
@@ -304,7 +304,7 @@ extension IssuerRecord: CanonicalCodable {
         guard !signingKeys.isEmpty else {
             throw .invalidValue(field: "\(field).signingKeys", reason: "at least one key is required")
         }
-        guard Set(signingKeys.map(\.keyID)).count == signingKeys.count else {
+        guard Set(signingKeys.map { Array($0.keyID.utf8) }).count == signingKeys.count else {
             throw .invalidValue(field: "\(field).signingKeys", reason: "two keys share a key id")
         }
         credentialTypes = try reader.readArray(field: "\(field).credentialTypes", maxCount: RegistryLimits.issuerTypes)
@@ -312,7 +312,8 @@ extension IssuerRecord: CanonicalCodable {
             (r: inout CanonicalReader, i: Int) throws(CanonicalDecodingError) in
             try r.readString(field: "\(field).credentialTypes[\(i)]", maxBytes: RegistryLimits.typeBytes)
         }
-        for i in credentialTypes.indices.dropFirst() where !(credentialTypes[i - 1] < credentialTypes[i]) {
+        for i in credentialTypes.indices.dropFirst()
+        where !credentialTypes[i - 1].utf8.lexicographicallyPrecedes(credentialTypes[i].utf8) {
             throw .notStrictlyAscending(field: "\(field).credentialTypes", index: i)
         }
         validFrom = try reader.readVarUInt(field: "\(field).validFrom")

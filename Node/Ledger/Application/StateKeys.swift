@@ -11,6 +11,9 @@ public enum StateKeys {
     public static let notarizationPrefix = Array("app/notary/".utf8)
     /// `app/org/` ‖ name → ``OrganizationRecord``.
     public static let organizationPrefix = Array("app/org/".utf8)
+    /// `app/orgname/` ‖ name → empty: the name was used by a member once; names are never reused, so a removed
+    /// organization's votes, plugins and incidents can never be mistaken for a newcomer's.
+    public static let organizationNamePrefix = Array("app/orgname/".utf8)
     /// `app/role/` ‖ Ed25519 key → ``KeyRole``: what a signing key is on this ledger.
     public static let rolePrefix = Array("app/role/".utf8)
     /// `app/sealkey/` ‖ X25519 key → the organization or regulator that may receive sealed details under it.
@@ -76,6 +79,16 @@ public enum StateKeys {
         }
     }
 
+    /// `note/tx/` ‖ transaction id → the sentence explaining a failed transaction (outside the state root).
+    public static let receiptNotePrefix = Array("note/tx/".utf8)
+    /// `note/proposal/` ‖ proposal id → why a passed proposal's action failed (outside the state root).
+    public static let proposalNotePrefix = Array("note/proposal/".utf8)
+
+    /// The key of a failed transaction's explanation.
+    public static func receiptNote(_ id: Digest) -> [UInt8] { receiptNotePrefix + id.bytes }
+    /// The key of a failed proposal's explanation.
+    public static func proposalNote(_ id: Digest) -> [UInt8] { proposalNotePrefix + id.bytes }
+
     /// `merkle/` ‖ level (1 byte) ‖ index (8 bytes, big-endian) → a perfect-subtree hash of the incident log.
     public static let merkleNodePrefix = Array("merkle/".utf8)
 
@@ -87,6 +100,8 @@ public enum StateKeys {
     public static func notarization(_ digest: Digest) -> [UInt8] { notarizationPrefix + digest.bytes }
     /// The key of an organization.
     public static func organization(_ name: String) -> [UInt8] { organizationPrefix + Array(name.utf8) }
+    /// The key marking an organization name as used.
+    public static func organizationName(_ name: String) -> [UInt8] { organizationNamePrefix + Array(name.utf8) }
     /// The key of a signing key's role.
     public static func role(_ key: Ed25519PublicKey) -> [UInt8] { rolePrefix + key.bytes }
     /// The key of a sealed-detail recipient key.

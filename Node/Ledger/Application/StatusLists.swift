@@ -112,13 +112,17 @@ extension LedgerApplication {
         else {
             throw .unauthorized("issuer \(identifier) is not registered or was delisted")
         }
+        guard try exists(StateKeys.organization(issuer.organization), in: state) else {
+            throw .unauthorized(
+                "issuer \(identifier)'s sponsoring organization \(issuer.organization) is no longer a member")
+        }
         let prefix = identifier.hasSuffix("/") ? identifier : identifier + "/"
-        guard payload.uri.hasPrefix(prefix) else {
+        guard payload.uri.utf8.starts(with: prefix.utf8) else {
             throw .invalidPayload("status list URI \(payload.uri) is not under the issuer's identifier \(identifier)")
         }
         let key = StateKeys.statusList(payload.uri)
         if let current = try load(StatusListEntry.self, key, in: state) {
-            guard current.issuer == identifier else {
+            guard current.issuer.utf8.elementsEqual(identifier.utf8) else {
                 throw .unauthorized("status list \(payload.uri) belongs to issuer \(current.issuer)")
             }
             guard payload.listVersion > current.listVersion else {
