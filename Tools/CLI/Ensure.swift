@@ -12,6 +12,7 @@ struct Ensure: ParsableCommand {
             GenesisCommand.self,
             TestnetCommand.self,
             NotarizeCommand.self, TransactionCommand.self, NotarizationCommand.self,
+            CredentialCommand.self, WalletCommand.self,
         ]
     )
 }
