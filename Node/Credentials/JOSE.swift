@@ -232,23 +232,31 @@ public struct CompactJWS: Sendable {
     /// Parses the compact serialization; refuses anything but unpadded base64url segments that hold JSON
     /// objects, and algorithms other than ES256 and EdDSA.
     public static func parse(_ text: some StringProtocol) throws(JWSError) -> CompactJWS {
-        let segments = text.split(separator: ".", omittingEmptySubsequences: false)
+        try parse(utf8: Array(text.utf8)[...])
+    }
+
+    /// Parses the compact serialization from its ASCII bytes (splitting bytes, not Characters, which is what
+    /// keeps parsing cheap next to the signature checks).
+    static func parse(utf8 bytes: ArraySlice<UInt8>) throws(JWSError) -> CompactJWS {
+        let segments = bytes.split(separator: UInt8(ascii: "."), omittingEmptySubsequences: false)
         guard segments.count == 3 else { throw .notCompactSerialization(segments: segments.count) }
-        let header = try decodeObject(String(segments[0]), part: "header")
-        let payload = try decodeObject(String(segments[1]), part: "payload")
-        guard let signature = try? Base64.decodeURL(String(segments[2])) else {
+        let header = try decodeObject(segments[0], part: "header")
+        let payload = try decodeObject(segments[1], part: "payload")
+        guard let signature = try? Base64.decodeURL(String(decoding: segments[2], as: UTF8.self)) else {
             throw .invalidBase64(part: "signature")
         }
         guard let alg = header["alg"]?.stringValue else { throw .missingAlgorithm }
         guard JWSAlgorithm(rawValue: alg) != nil else { throw .unsupportedAlgorithm(alg) }
         guard signature.count == 64 else { throw .invalidSignatureLength(signature.count) }
         return CompactJWS(
-            text: String(text), header: header, payload: payload,
-            signingInput: Array((segments[0] + "." + segments[1]).utf8), signature: signature)
+            text: String(decoding: bytes, as: UTF8.self), header: header, payload: payload,
+            signingInput: Array(bytes[segments[0].startIndex..<segments[1].endIndex]), signature: signature)
     }
 
-    private static func decodeObject(_ segment: String, part: String) throws(JWSError) -> JSONValue {
-        guard let bytes = try? Base64.decodeURL(segment) else { throw .invalidBase64(part: part) }
+    private static func decodeObject(_ segment: ArraySlice<UInt8>, part: String) throws(JWSError) -> JSONValue {
+        guard let bytes = try? Base64.decodeURL(String(decoding: segment, as: UTF8.self)) else {
+            throw .invalidBase64(part: part)
+        }
         let value: JSONValue
         do {
             value = try JSONValue.parse(bytes)

@@ -122,9 +122,7 @@ public struct SDJWT: Sendable {
     public let keyBindingJWT: CompactJWS?
 
     /// Everything up to and including the last `~`: the input of the KB-JWT's `sd_hash`.
-    public var presentationPrefix: String {
-        ([issuerJWT.text] + disclosures.map(\.encoded)).joined(separator: "~") + "~"
-    }
+    public let presentationPrefix: String
 
     /// base64url(SHA-256(``presentationPrefix``)): the `sd_hash` a key-binding JWT must carry.
     public var sdHash: String { sha256Base64URL(presentationPrefix) }
@@ -134,9 +132,19 @@ public struct SDJWT: Sendable {
 
     /// Assembles an SD-JWT from parts already parsed or built.
     public init(issuerJWT: CompactJWS, disclosures: [Disclosure], keyBindingJWT: CompactJWS? = nil) {
+        self.presentationPrefix = ([issuerJWT.text] + disclosures.map(\.encoded)).joined(separator: "~") + "~"
         self.issuerJWT = issuerJWT
         self.disclosures = disclosures
         self.keyBindingJWT = keyBindingJWT
+    }
+
+    private init(
+        issuerJWT: CompactJWS, disclosures: [Disclosure], keyBindingJWT: CompactJWS?, presentationPrefix: String
+    ) {
+        self.issuerJWT = issuerJWT
+        self.disclosures = disclosures
+        self.keyBindingJWT = keyBindingJWT
+        self.presentationPrefix = presentationPrefix
     }
 
     /// Parses the compact serialization strictly: no empty disclosure segments, no repeated disclosure,
@@ -145,14 +153,15 @@ public struct SDJWT: Sendable {
         guard text.utf8.count <= maxBytes else {
             throw .malformedSerialization("longer than \(maxBytes) bytes")
         }
-        guard text.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7f }) else {
+        let bytes = Array(text.utf8)
+        guard bytes.allSatisfy({ $0 > 0x20 && $0 < 0x7f }) else {
             throw .malformedSerialization("contains whitespace or non-ASCII characters")
         }
-        let parts = text.split(separator: "~", omittingEmptySubsequences: false)
+        let parts = bytes.split(separator: UInt8(ascii: "~"), omittingEmptySubsequences: false)
         guard parts.count >= 2 else { throw .malformedSerialization("no \"~\" after the issuer-signed JWT") }
         let issuerJWT: CompactJWS
         do {
-            issuerJWT = try CompactJWS.parse(parts[0])
+            issuerJWT = try CompactJWS.parse(utf8: parts[0])
         } catch {
             throw .issuerJWT(error)
         }
@@ -160,19 +169,23 @@ public struct SDJWT: Sendable {
         var seen = Set<String>()
         for (offset, part) in parts[1..<(parts.count - 1)].enumerated() {
             guard !part.isEmpty else { throw .malformedSerialization("empty disclosure at position \(offset)") }
-            let disclosure = try Disclosure(encoded: String(part), index: offset)
+            let disclosure = try Disclosure(encoded: String(decoding: part, as: UTF8.self), index: offset)
             guard seen.insert(disclosure.digest).inserted else { throw .duplicateDisclosure(digest: disclosure.digest) }
             disclosures.append(disclosure)
         }
         var keyBinding: CompactJWS?
         if let last = parts.last, !last.isEmpty {
             do {
-                keyBinding = try CompactJWS.parse(last)
+                keyBinding = try CompactJWS.parse(utf8: last)
             } catch {
                 throw .keyBindingJWT(error)
             }
         }
-        return SDJWT(issuerJWT: issuerJWT, disclosures: disclosures, keyBindingJWT: keyBinding)
+        // The prefix as received: the same text the parts rebuild, since empty segments were refused.
+        let prefixEnd = parts[parts.count - 1].startIndex
+        return SDJWT(
+            issuerJWT: issuerJWT, disclosures: disclosures, keyBindingJWT: keyBinding,
+            presentationPrefix: String(decoding: bytes[..<prefixEnd], as: UTF8.self))
     }
 
     /// The payload with the disclosed claims put in place of their digests (RFC 9901 §7.1 steps 3-5):
@@ -251,7 +264,7 @@ enum SDJWTPayloadProcessor {
                 throw .sdClaimMisuse(path: path + "._sd_alg", reason: "_sd_alg is allowed only at the top level")
             case ellipsis:
                 throw .sdClaimMisuse(
-                    path: path + "....", reason: "\"...\" is allowed only as an array element's sole member")
+                    path: path + "[\"...\"]", reason: "\"...\" is allowed only as an array element's sole member")
             default:
                 names.insert(name)
                 output.append((name, try processValue(value, path: path + "." + name, state: &state)))

@@ -15,8 +15,8 @@ public enum ZlibError: Error, Equatable, Sendable, CustomStringConvertible {
     }
 }
 
-/// zlib (RFC 1950 around DEFLATE, RFC 1951), as the Token Status List requires for `lst`. The only C interop of
-/// this module; everything else is Swift.
+/// zlib (RFC 1950 around DEFLATE, RFC 1951), as the Token Status List requires for `lst`. All use of the zlib
+/// C library in this module is in this file.
 public enum Zlib {
     /// Compresses with the highest compression level.
     public static func compress(_ bytes: [UInt8]) -> [UInt8] {
