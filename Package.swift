@@ -20,6 +20,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.5.0"),
+        // P-256 (ES256) for SD-JWT VC credentials; already in the graph through Hummingbird.
+        .package(url: "https://github.com/apple/swift-crypto", "3.12.0"..<"5.0.0"),
     ],
     targets: [
         // System libraries: thin module maps, used only by Crypto and Storage.
@@ -40,11 +42,21 @@ let package = Package(
             pkgConfig: "libcrypto",
             providers: [.apt(["libssl-dev"])]
         ),
+        .systemLibrary(
+            name: "CZlib",
+            path: "Node/System/CZlib",
+            providers: [.apt(["zlib1g-dev"])]
+        ),
 
         // Libraries.
         .target(name: "Codec", path: "Node/Codec"),
         .target(name: "EnsureCrypto", dependencies: ["CSodium", "COpenSSL"], path: "Node/Crypto"),
         .target(name: "Ledger", dependencies: ["Codec", "EnsureCrypto"], path: "Node/Ledger"),
+        .target(
+            name: "Credentials",
+            dependencies: ["CZlib", "EnsureCrypto", .product(name: "Crypto", package: "swift-crypto")],
+            path: "Node/Credentials"
+        ),
         .target(
             name: "Storage", dependencies: ["CLevelDB", "Codec", "Consensus", "EnsureCrypto", "Ledger"],
             path: "Node/Storage"),
@@ -97,8 +109,9 @@ let package = Package(
         .executableTarget(
             name: "ensure",
             dependencies: [
-                "Codec", "EnsureCrypto", "Ledger", "NodeConfig", "Storage",
+                "Codec", "Credentials", "EnsureCrypto", "Ledger", "NodeConfig", "Storage",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ],
             path: "Tools/CLI"
         ),
@@ -106,7 +119,7 @@ let package = Package(
             name: "ensure-bench",
             dependencies: [
                 "Codec", "EnsureCrypto", "Ledger", "Storage", "Consensus", "ConsensusSimulation", "Mempool",
-                "NodeConfig",
+                "NodeConfig", "Credentials", .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -181,6 +194,12 @@ let package = Package(
             name: "ProcessTests",
             dependencies: ["ensure", "ensure-node", "EnsureCrypto", "Ledger", "Codec"],
             path: "Tests/ProcessTests"
+        ),
+        .testTarget(
+            name: "CredentialsTests",
+            dependencies: ["Credentials", "EnsureCrypto", "ensure", .product(name: "Crypto", package: "swift-crypto")],
+            path: "Tests/CredentialsTests",
+            exclude: ["Interop"]
         ),
         .testTarget(
             name: "CLITests", dependencies: ["ensure", "EnsureCrypto", "Ledger", "NodeConfig"], path: "Tests/CLITests"),

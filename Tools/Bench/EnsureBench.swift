@@ -17,6 +17,7 @@ struct EnsureBench: ParsableCommand {
             LoadBench.self,
             ConsensusThroughputCommand.self,
             SimulateCommand.self,
+            CredentialBench.self,
         ]
     )
 }

@@ -13,6 +13,7 @@ struct Ensure: ParsableCommand {
             TestnetCommand.self,
             NotarizeCommand.self, TransactionCommand.self, NotarizationCommand.self,
             GovernanceCommand.self, IncidentCommand.self,
+            CredentialCommand.self, WalletCommand.self,
         ]
     )
 }
