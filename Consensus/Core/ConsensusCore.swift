@@ -681,6 +681,14 @@ public final class ConsensusCore {
 
     // MARK: Memory
 
+    /// Gives back epoch-change proofs a node stored before it restarted, so it can still bring peers left in an
+    /// earlier epoch across. Proofs of epochs not below the current one are ignored.
+    public func restoreEpochChangeProofs(_ proofs: [EpochChangeProof]) {
+        for proof in proofs where proof.endingEpoch < epoch && proof.lastBlock.header.nextValidatorSetHash != nil {
+            epochProofs[proof.endingEpoch] = proof
+        }
+    }
+
     /// How many blocks the core holds in memory: at most ``ConsensusLimits/retainedCommittedBlocks`` (plus one
     /// pruning batch) below the last committed block, and the uncommitted blocks above it.
     public var retainedBlockCount: Int { blocks.count }

@@ -130,6 +130,7 @@ public actor NodeEngine: NodeService {
         (self.core, self.validators) = try Self.makeCore(
             executor: executor, genesis: genesis, genesisBlock: genesisBlock, validators: validators, key: key,
             settings: settings, safety: safety)
+        self.core.restoreEpochChangeProofs(journal.epochChanges())
         (outgoing, outgoingContinuation) = AsyncStream.makeStream(of: OutgoingMessage.self)
         startInstant = clock.now
         lastCommitInstant = clock.now
@@ -324,6 +325,13 @@ public actor NodeEngine: NodeService {
                 send(.send(encode(.consensus(message)), to: peer))
             }
         case .broadcast(let message):
+            if case .epochChange(let proof) = message {
+                do throws(LevelDBError) {
+                    try journal.record(epochChange: proof)
+                } catch {
+                    logger.error("cannot store an epoch-change proof", metadata: ["reason": "\(error)"])
+                }
+            }
             send(.broadcast(encode(.consensus(message))))
             queue.append(.message(message, from: me))
         case .setTimer(let epoch, let round, let milliseconds):
@@ -586,6 +594,7 @@ public actor NodeEngine: NodeService {
                 executor: executor, genesis: genesis, genesisBlock: genesisBlock, validators: genesisValidators,
                 key: key,
                 settings: settings, safety: safety)
+            core.restoreEpochChangeProofs(journal.epochChanges())
             announcePeerKeys()
         } catch {
             failure = .storage("cannot restart consensus after sync: \(error)")

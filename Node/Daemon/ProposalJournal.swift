@@ -43,6 +43,27 @@ public final class ProposalJournal: Sendable {
         return result
     }
 
+    static let epochProofPrefix = Array("consensus/epoch-proof/".utf8)
+
+    /// Stores the proof that an epoch ended, durably. Its certificate (on the ending block's certified child) is
+    /// nowhere else: without it, a node restarted in the new epoch could not bring a peer still in the old one
+    /// across, and a crash of all validators at the wrong moment would split them between epochs for good.
+    public func record(epochChange proof: EpochChangeProof) throws(LevelDBError) {
+        let key = Self.epochProofPrefix + StorageKeyspace.bigEndian(proof.endingEpoch)
+        try database.put(key: key, value: ConsensusMessage.epochChange(proof).canonicalBytes, sync: true)
+    }
+
+    /// The stored epoch-change proofs, oldest first; entries that do not decode are skipped.
+    public func epochChanges() -> [EpochChangeProof] {
+        guard let entries = try? database.entries(withPrefix: Self.epochProofPrefix) else { return [] }
+        return entries.compactMap { entry in
+            guard case .epochChange(let proof)? = try? ConsensusMessage.decode(canonical: entry.value) else {
+                return nil
+            }
+            return proof
+        }
+    }
+
     /// Deletes the proposals at or below `round`, and the oldest beyond ``capacity``.
     public func prune(throughRound round: UInt64) {
         guard let entries = try? database.entries(withPrefix: Self.prefix) else { return }

@@ -64,4 +64,32 @@ import Testing
                 == .invalidCertificate(field: "epochChange.certificate", .insufficientSigners(have: 2, need: 3)))
         #expect(core.epoch == 0)
     }
+
+    @Test func restoredProofIsHandedToPeersLeftInTheEndedEpoch() throws {
+        // A node restarted at the epoch's last block (root `last`, now in epoch 1) has no proof in memory.
+        let nextFixture = Fixture(seedByte: 60)
+        let resume = {
+            try ConsensusCore(
+                configuration: ConsensusConfiguration(chainID: Fixture.chainID), root: last,
+                rootCertificate: f.qc(last), epoch: 1, validators: next,
+                signer: Ed25519ConsensusSigner(key: nextFixture.keys[0]), verifier: f.verifier,
+                persistence: InMemorySafetyStatePersistence())
+        }
+        let stale = ConsensusMessage.vote(f.vote(last, by: 1))
+        let forgetful = try resume()
+        #expect(forgetful.handle(.message(stale, from: f.keys[1].publicKey)).sentMessages.isEmpty)
+        // With the proof stored before the restart, it brings the peer across; a proof of a later epoch is ignored.
+        let restored = try resume()
+        restored.restoreEpochChangeProofs([proof()])
+        let answer = restored.handle(.message(stale, from: f.keys[1].publicKey))
+        #expect(answer.sentMessages.count == 1)
+        if case .send(.epochChange(let sent), _)? = answer.actions.first(where: {
+            if case .send(.epochChange, _) = $0 { return true }
+            return false
+        }) {
+            #expect(sent == proof())
+        } else {
+            Issue.record("no epoch-change proof was sent")
+        }
+    }
 }
