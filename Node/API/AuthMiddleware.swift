@@ -66,11 +66,7 @@ struct AccessMiddleware<Node: NodeService>: RouterMiddleware {
                 "path": "\(request.uri.path.prefix(200))", "keyid": "\(key?.hex ?? "-")",
                 "status": "\(problem.status.code)", "detail": "\(problem.detail.prefix(200))",
             ])
-        var response = problem.response()
-        if problem.status == .unauthorized {
-            response.headers[.wwwAuthenticate] = #"Bearer realm="ensure""#
-        }
-        return response
+        return problem.status == .unauthorized ? AuthFailure.withChallenge(problem.response()) : problem.response()
     }
 
     /// Authenticates and authorizes `request`; answers the request to pass on (its body buffered when a
@@ -223,5 +219,16 @@ struct AccessMiddleware<Node: NodeService>: RouterMiddleware {
         var request = request
         request.body = RequestBody(buffer: buffer)
         return request
+    }
+}
+
+extension AuthFailure {
+    /// The 401 problem response, with the `WWW-Authenticate` challenge RFC 9110 asks of every 401.
+    func response() -> Response { Self.withChallenge(problem.response()) }
+
+    static func withChallenge(_ response: Response) -> Response {
+        var response = response
+        response.headers[.wwwAuthenticate] = #"Bearer realm="ensure""#
+        return response
     }
 }

@@ -86,12 +86,13 @@ struct AuthRoutes<Node: NodeService>: Sendable {
         let now = access.clock()
         // A challenge is used once, whatever the outcome.
         guard await access.store.consumeChallenge(challenge, now: now) else {
-            throw AuthFailure(.unknownChallenge, "the challenge is unknown, expired or already used").problem
+            return AuthFailure(.unknownChallenge, "the challenge is unknown, expired or already used").response()
         }
         let chainID = await node.status().chainID
         let message = AccessControl.tokenMessage(chainID: chainID, challenge: challenge)
         guard key.isValidSignature(signature, for: message, domain: .apiRequest) else {
-            throw AuthFailure(.badSignature, "the signature over the challenge does not verify with publicKey").problem
+            return AuthFailure(.badSignature, "the signature over the challenge does not verify with publicKey")
+                .response()
         }
         let committed = await node.role(of: key)
         guard let committed, let role = AccessRole(committed) else {

@@ -268,7 +268,7 @@ struct MessageSignatureVectorTests {
 
         let refused = [
             "a=1,": "ends with a comma", "a=1, a=2": "repeats the key a", "a=1.5": "decimal",
-            "a=:AQI:": "Base64", #"a="open"#: "ends inside a string", "A=1": "key", "a=(1 2": "inner list",
+            "a=:AQI:": "Base64", #"a="open"#: "ends inside a string", "A=1": "key", "a=(1 2": "inner-list",
             "a=1;p;p": "repeats the parameter p", "a=1234567890123456": "15 digits", "a=?2": "boolean",
             "a=1 b=2": "comma", #"a="\x""#: "backslash", "a=\"é\"": "printable ASCII", "a=(1)(2)": "comma",
         ]
