@@ -33,13 +33,16 @@ public struct APIServer<Node: NodeService>: Sendable {
     public let port: Int
     /// Where refused requests are logged (at debug) and server events go.
     public let logger: Logger
+    /// Who may read the incident routes, and the stores of challenges, tokens and nonces.
+    public let access: AccessControl
 
     /// Creates a server; nothing is bound until the application runs.
-    public init(node: Node, host: String, port: Int, logger: Logger) {
+    public init(node: Node, host: String, port: Int, logger: Logger, access: AccessControl = AccessControl()) {
         self.node = node
         self.host = host
         self.port = port
         self.logger = logger
+        self.access = access
     }
 
     /// The application to run (it is a `Service`); `onServerRunning` receives the bound port once it listens.
@@ -70,6 +73,7 @@ public struct APIServer<Node: NodeService>: Sendable {
             try await routes.notarization(context.parameters.get("digest"))
         }
         router.get("/v1/accounts/{key}") { _, context in try await routes.account(context.parameters.get("key")) }
+        addAuthRoutes(to: router)
         addLedgerRoutes(to: router)
         return router
     }

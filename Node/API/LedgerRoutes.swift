@@ -6,7 +6,8 @@ import Ledger
 extension APIServer {
     /// Adds the ledger query routes (registries, proposals, incidents, the incident log) to `router`. The
     /// incident routes form one group (`/v1/incidents`) and the log another (`/v1/incident-log`), so that an
-    /// access-control middleware can be put in front of either without touching the handlers.
+    /// access-control middleware guards the incidents and the log's leaves, while the checkpoint and the proofs
+    /// (hashes only) stay public.
     func addLedgerRoutes(to router: Router<APIRequestContext>) {
         let routes = LedgerRoutes(node: node)
         router.get("/v1/organizations") { request, _ in try await routes.organizations(request) }
@@ -23,7 +24,7 @@ extension APIServer {
             try await routes.proposal(request, context.parameters.get("id"))
         }
 
-        let incidents = router.group("/v1/incidents")
+        let incidents = router.group("/v1/incidents").add(middleware: accessMiddleware)
         incidents.get { request, _ in try await routes.incidents(request) }
         incidents.get("{organization}/{id}") { request, context in
             try await routes.incident(
@@ -32,10 +33,12 @@ extension APIServer {
 
         let log = router.group("/v1/incident-log")
         log.get { request, _ in try await routes.checkpoint(request) }
-        log.get("leaves/{index}") { request, context in try await routes.leaf(request, context.parameters.get("index"))
-        }
         log.get("inclusion") { request, _ in try await routes.inclusion(request) }
         log.get("consistency") { request, _ in try await routes.consistency(request) }
+        // A leaf holds the whole incident transaction: members and regulators only.
+        log.group("leaves").add(middleware: accessMiddleware).get("{index}") { request, context in
+            try await routes.leaf(request, context.parameters.get("index"))
+        }
     }
 }
 

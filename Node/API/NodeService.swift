@@ -18,6 +18,9 @@ public protocol NodeService: Sendable {
     func nextSequence(for signer: Ed25519PublicKey) async -> UInt64
     /// The node's view of the chain and its peers.
     func status() async -> NodeStatus
+    /// What `key` is in committed state: nil when it has no role, and for an organization admin or plugin key
+    /// also when its organization is no longer a member. Access control asks it on every protected request.
+    func role(of key: Ed25519PublicKey) async -> KeyRole?
 
     // MARK: Ledger queries (committed state; each answer is read from one consistent snapshot)
 

@@ -77,3 +77,24 @@ extension NodeEngine {
         try await ledgerQueries().incidentConsistencyProof(oldSize: oldSize, newSize: newSize)
     }
 }
+
+extension NodeEngine {
+    /// The committed role of `key`, read from one snapshot off the actor (``LedgerQueries/role(of:)``); nil also
+    /// when state cannot be read, so access control then refuses.
+    public nonisolated func role(of key: Ed25519PublicKey) async -> KeyRole? {
+        try? await ledgerQueries().role(of: key)
+    }
+}
+
+extension LedgerQueries {
+    /// What `key` is in committed state, read from one snapshot. An organization admin or plugin key counts only
+    /// while its organization is a member: removing an organization leaves its plugins' roles in state.
+    public func role(of key: Ed25519PublicKey) throws(LedgerQueryError) -> KeyRole? {
+        let view = try view()
+        guard let role = try view.load(KeyRole.self, StateKeys.role(key)) else { return nil }
+        if let organization = role.organization, try view.get(StateKeys.organization(organization)) == nil {
+            return nil
+        }
+        return role
+    }
+}

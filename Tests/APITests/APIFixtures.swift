@@ -1,11 +1,13 @@
-import API
 import Codec
 import EnsureCrypto
 import Foundation
+import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import Ledger
 import Logging
+
+@testable import API
 
 /// A ``NodeService`` with canned answers that records every submission it receives.
 actor FakeNode: NodeService {
@@ -57,6 +59,34 @@ actor FakeNode: NodeService {
 
     func status() async -> NodeStatus {
         fixture.status
+    }
+
+    /// Committed roles: the ledger fixture's admin, plugin and regulator, an issuer ledger key, and whatever a
+    /// test sets.
+    private(set) var roles: [Ed25519PublicKey: KeyRole] = [:]
+    private var rolesInitialized = false
+    /// Every key asked about in ``role(of:)``.
+    private(set) var roleQueries: [Ed25519PublicKey] = []
+
+    private func initializeRoles() {
+        guard !rolesInitialized else { return }
+        rolesInitialized = true
+        roles[ledger.admin.publicKey] = .organizationAdmin(organization: "shop-a")
+        roles[ledger.pluginKey.publicKey] = .plugin(organization: "shop-a")
+        roles[ledger.validatorKeys[0].publicKey] = .regulator
+        roles[Fixture.issuerKey.publicKey] = .issuer(identifier: "https://issuer.example/age")
+    }
+
+    /// Sets (or with nil removes) the committed role of `key`, as governance would.
+    func setRole(_ role: KeyRole?, of key: Ed25519PublicKey) {
+        initializeRoles()
+        roles[key] = role
+    }
+
+    func role(of key: Ed25519PublicKey) async -> KeyRole? {
+        initializeRoles()
+        roleQueries.append(key)
+        return roles[key]
     }
 
     func setQueryFailure(_ failure: LedgerQueryError?) {
@@ -137,6 +167,8 @@ actor FakeNode: NodeService {
 /// Real keys, a real signed transaction and two certified blocks (heights 1 and 2) for the fake node to serve.
 struct Fixture: Sendable {
     static let chainID = "ensure-test"
+    /// An issuer's ledger key: registered, but not a member or regulator.
+    static let issuerKey = Ed25519PrivateKey(seed: [UInt8](repeating: 11, count: 32))!
 
     let admin = Ed25519PrivateKey(seed: [UInt8](repeating: 1, count: 32))!
     let validators = (2...5).map { Ed25519PrivateKey(seed: [UInt8](repeating: UInt8($0), count: 32))! }
@@ -191,11 +223,52 @@ struct Fixture: Sendable {
     }
 }
 
-/// The application under test, around `node`.
-func makeApplication(_ node: FakeNode) -> Application<RouterResponder<APIRequestContext>> {
+/// The application under test, around `node`. Requests that carry no credentials get the bearer token of the
+/// fixture's organization admin, so the route tests read the protected routes as a member; AuthTests builds its
+/// applications with ``makeGuardedApplication(_:access:)`` and tests access itself.
+func makeApplication(_ node: FakeNode) -> Application<MemberCredentials> {
+    let access = AccessControl()
+    let server = APIServer(node: node, host: "127.0.0.1", port: 0, logger: quietLogger(), access: access)
+    return Application(
+        responder: MemberCredentials(inner: server.makeRouter().buildResponder(), access: access),
+        configuration: .init(address: .hostname("127.0.0.1", port: 0), serverName: "ensure-node"),
+        logger: quietLogger())
+}
+
+/// The application under test with nothing added to requests.
+func makeGuardedApplication(_ node: FakeNode, access: AccessControl) -> Application<RouterResponder<APIRequestContext>>
+{
+    APIServer(node: node, host: "127.0.0.1", port: 0, logger: quietLogger(), access: access).makeApplication()
+}
+
+func quietLogger() -> Logger {
     var logger = Logger(label: "api-test")
     logger.logLevel = .critical
-    return APIServer(node: node, host: "127.0.0.1", port: 0, logger: logger).makeApplication()
+    return logger
+}
+
+/// Adds the fixture admin's bearer token to requests that carry no credentials.
+struct MemberCredentials: HTTPResponder {
+    typealias Context = APIRequestContext
+    static let tokenBytes = [UInt8](repeating: 0x5a, count: 32)
+
+    let inner: RouterResponder<APIRequestContext>
+    let access: AccessControl
+
+    func respond(to request: Request, context: Context) async throws -> Response {
+        guard request.headers[.authorization] == nil, request.headers[HTTPField.Name("Signature")!] == nil else {
+            return try await inner.respond(to: request, context: context)
+        }
+        let admin = LedgerFixture().admin.publicKey
+        _ = await access.store.addToken(
+            SHA256.hash(Self.tokenBytes),
+            grant: TokenGrant(
+                key: admin, role: .organizationAdmin(organization: "shop-a"), expiresAt: access.clock() + 60_000),
+            now: access.clock())
+        var head = request.head
+        head.headerFields[.authorization] = "Bearer " + Base64.encodeURL(Self.tokenBytes)
+        return try await inner.respond(to: Request(head: head, body: request.body), context: context)
+    }
 }
 
 /// A response body's JSON object and its member names.

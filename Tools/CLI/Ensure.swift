@@ -12,7 +12,7 @@ struct Ensure: ParsableCommand {
             GenesisCommand.self,
             TestnetCommand.self,
             NotarizeCommand.self, TransactionCommand.self, NotarizationCommand.self,
-            GovernanceCommand.self, IncidentCommand.self,
+            GovernanceCommand.self, IncidentCommand.self, AuthCommand.self,
             CredentialCommand.self, WalletCommand.self,
         ]
     )

@@ -162,7 +162,8 @@ struct IncidentCommand: ParsableCommand {
     /// `ensure incident list`.
     struct List: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "List incidents matching filters, oldest detection first; prints the cursor of the next page.")
+            abstract: "List incidents matching filters, oldest detection first; prints the cursor of the next page.",
+            discussion: "Members and regulators only: sign with --key or give a --token from `ensure auth token`.")
 
         @Option(name: .long, help: "The node's API URL.") var node: String
         @Option(name: .long, help: "Reporting organization.") var organization: String?
@@ -175,6 +176,7 @@ struct IncidentCommand: ParsableCommand {
         @Option(name: .long, help: "Detected at or before (ms or RFC 3339).") var to: String?
         @Option(name: .long, help: "Page size, 1 to 500 (default 50).") var limit: Int?
         @Option(name: .long, help: "The cursor a previous page printed.") var cursor: String?
+        @OptionGroup var credentials: CredentialOptions
         @Flag(name: .long, help: "Print one JSON object instead of text.") var json = false
 
         func path() throws -> String {
@@ -196,7 +198,8 @@ struct IncidentCommand: ParsableCommand {
 
         func run() throws {
             let path = try path()
-            let client = try NodeClient(url: node)
+            var client = try NodeClient(url: node)
+            client.credential = try credentials.credential()
             let answer: IncidentsAnswer = try client.get(path)
             if json {
                 print(NodeAPI.JSONLine.render(answer))
@@ -209,10 +212,13 @@ struct IncidentCommand: ParsableCommand {
 
     /// `ensure incident show ORG/ID`.
     struct Show: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Show one incident and its updates.")
+        static let configuration = CommandConfiguration(
+            abstract: "Show one incident and its updates.",
+            discussion: "Members and regulators only: sign with --key or give a --token from `ensure auth token`.")
 
         @Option(name: .long, help: "The node's API URL.") var node: String
         @Argument(help: "organization/id") var incident: String
+        @OptionGroup var credentials: CredentialOptions
         @Flag(name: .long, help: "Print one JSON object instead of text.") var json = false
 
         func run() throws {
@@ -222,7 +228,8 @@ struct IncidentCommand: ParsableCommand {
             let organization = try OptionParsing.organization(String(incident[..<slash]), option: "organization")
             let id = String(incident[incident.index(after: slash)...])
             try IncidentCommand.checkIdentifier(id, option: "id")
-            let client = try NodeClient(url: node)
+            var client = try NodeClient(url: node)
+            client.credential = try credentials.credential()
             guard
                 let answer: IncidentAnswer = try client.getIfFound(
                     "/v1/incidents/\(organization)/\(OptionParsing.segment(id))")

@@ -245,6 +245,8 @@ enum DigestSource {
 struct NodeClient {
     /// The API base URL as given, without a trailing slash.
     let base: String
+    /// Sent with every request when set: a signature (RFC 9421) or a bearer token.
+    var credential: NodeCredential?
     /// How long one request may take.
     static let requestTimeout: TimeInterval = 15
 
@@ -339,6 +341,17 @@ struct NodeClient {
         if let body {
             request.httpBody = body
             request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+        }
+        switch credential {
+        case .key(let key)?:
+            let headers = RequestSigner(key: key).headers(
+                method: method, url: url, body: body, created: Int64(Date().timeIntervalSince1970),
+                nonce: Base64.encodeURL(SecureRandom.bytes(16)))
+            for (name, value) in headers { request.setValue(value, forHTTPHeaderField: name) }
+        case .token(let token)?:
+            request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization")
+        case nil:
+            break
         }
         let completion = Completion()
         let done = DispatchSemaphore(value: 0)
