@@ -212,3 +212,41 @@ struct LedgerCredentialSourcesTests {
         #expect(chain.sources.statusList(uri: CredentialChain.uri) != nil)
     }
 }
+
+@Suite("The node's verifier: requests and verification over ledger state")
+struct NodeCredentialsTests {
+    @Test("a request's nonce verifies once; a replay, another audience and an unknown nonce are refused")
+    func requestFlow() async throws {
+        let chain = try CredentialChain()
+        try chain.publish(version: 1)
+        let node = NodeCredentials(
+            queries: chain.queries, audience: "urn:ensure:verifier:test", clock: { CredentialChain.now })
+        let request = await node.createRequest(audience: nil, over: 18)
+        #expect(request.audience == "urn:ensure:verifier:test")
+        #expect(try Base64.decodeURL(request.nonce).count >= 16)
+        #expect(request.expiresAt == CredentialChain.now + 300)
+        func present(_ index: Int, nonce: String, audience: String) throws -> String {
+            try AgePresentation.present(
+                credential: chain.batch[index].sdJWT, holderKey: chain.batch[index].holderKey, over: 18, nonce: nonce,
+                audience: audience, now: CredentialChain.now)
+        }
+        let presentation = try present(0, nonce: request.nonce, audience: request.audience)
+        let answer = try await node.verify(nonce: request.nonce, presentation: presentation)
+        #expect(answer.holds && answer.threshold == 18)
+        await #expect(throws: PresentationRefusal.nonceReused) {
+            try await node.verify(nonce: request.nonce, presentation: presentation)
+        }
+        await #expect(throws: PresentationRefusal.nonceUnknown) {
+            try await node.verify(nonce: "bm9uY2Utb2YtMTI4LWJpdHMtYXQtbGVhc3Q", presentation: presentation)
+        }
+        let other = await node.createRequest(audience: "https://shop.example", over: 18)
+        await #expect(
+            throws: PresentationRefusal.wrongAudience(
+                expected: "https://shop.example", found: "https://elsewhere.example")
+        ) {
+            try await node.verify(
+                nonce: other.nonce,
+                presentation: try present(1, nonce: other.nonce, audience: "https://elsewhere.example"))
+        }
+    }
+}
