@@ -77,7 +77,7 @@ let package = Package(
         .target(
             name: "API",
             dependencies: [
-                "Codec", "EnsureCrypto", "Ledger",
+                "Codec", "Credentials", "EnsureCrypto", "Ledger",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -87,8 +87,8 @@ let package = Package(
         .target(
             name: "Daemon",
             dependencies: [
-                "API", "Codec", "Consensus", "EnsureCrypto", "Ledger", "Mempool", "PeerNetwork", "NodeConfig",
-                "Storage",
+                "API", "Codec", "Consensus", "Credentials", "EnsureCrypto", "Ledger", "Mempool", "PeerNetwork",
+                "NodeConfig", "Storage",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -176,7 +176,7 @@ let package = Package(
         .testTarget(
             name: "APITests",
             dependencies: [
-                "API", "Codec", "EnsureCrypto", "Ledger",
+                "API", "Codec", "Credentials", "EnsureCrypto", "Ledger",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
@@ -185,8 +185,8 @@ let package = Package(
         .testTarget(
             name: "DaemonTests",
             dependencies: [
-                "Daemon", "API", "Codec", "Consensus", "ConsensusSimulation", "EnsureCrypto", "Ledger", "Mempool",
-                "NodeConfig", "Storage",
+                "Daemon", "API", "Codec", "Consensus", "ConsensusSimulation", "Credentials", "EnsureCrypto", "Ledger",
+                "Mempool", "NodeConfig", "Storage", .product(name: "Crypto", package: "swift-crypto"),
             ],
             path: "Tests/DaemonTests"
         ),

@@ -75,6 +75,7 @@ public struct APIServer<Node: NodeService>: Sendable {
         router.get("/v1/accounts/{key}") { _, context in try await routes.account(context.parameters.get("key")) }
         addAuthRoutes(to: router)
         addLedgerRoutes(to: router)
+        addCredentialRoutes(to: router)
         return router
     }
 }

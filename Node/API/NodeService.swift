@@ -1,3 +1,4 @@
+public import Credentials
 public import EnsureCrypto
 public import Ledger
 
@@ -55,6 +56,17 @@ public protocol NodeService: Sendable {
     /// The RFC 9162 consistency proof from the tree of `oldSize` leaves to that of `newSize` (current when nil).
     func incidentConsistencyProof(oldSize: UInt64, newSize: UInt64?) async throws(LedgerQueryError)
         -> ConsistencyProofAnswer
+
+    // MARK: Age verification (docs/credentials.md, "On the node")
+
+    /// A single-use presentation request for "over `threshold`" addressed to `audience` (the node's default
+    /// audience when nil).
+    func createPresentationRequest(audience: String?, over threshold: Int) async -> PresentationRequest
+    /// Consumes the request of `nonce` (once only, even when the presentation is refused) and verifies
+    /// `presentation` against it, the issuer registry and the status lists in committed state.
+    func verifyPresentation(nonce: String, presentation: String) async throws(PresentationRefusal) -> AgeVerification
+    /// The latest status list token published under `uri`, as stored, if any.
+    func statusList(uri: String) async throws(LedgerQueryError) -> CommittedRead<StatusListEntry?>
 }
 
 /// Why a ledger query could not be answered: a parameter that only state can judge, or a store that failed.

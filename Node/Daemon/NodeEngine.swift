@@ -67,6 +67,8 @@ public actor NodeEngine: NodeService {
     private let settings: EngineSettings
     private let safety: any SafetyStatePersistence
     let executor: LedgerExecutor
+    /// The age-credential verifier over committed state (presentation requests live in memory).
+    nonisolated let credentials: NodeCredentials
     private let journal: ProposalJournal
     private var core: ConsensusCore
     private var mempool: Mempool
@@ -125,6 +127,8 @@ public actor NodeEngine: NodeService {
         self.safety = safety
         self.executor = executor
         self.journal = ProposalJournal(database: store.database)
+        self.credentials = NodeCredentials(
+            queries: LedgerQueries(store: store), audience: "urn:ensure:verifier:" + key.publicKey.hex, logger: logger)
         self.logger = logger
         self.mempool = Mempool(configuration: settings.mempool)
         (self.core, self.validators) = try Self.makeCore(

@@ -1,4 +1,5 @@
 import Codec
+import Credentials
 import EnsureCrypto
 import Foundation
 import HTTPTypes
@@ -161,6 +162,36 @@ actor FakeNode: NodeService {
     {
         if let queryFailure { throw queryFailure }
         return try ledger.consistency(from: oldSize, to: newSize)
+    }
+
+    // MARK: Age verification
+
+    /// The nonce every request gets.
+    static let nonce = "bm9uY2Utb2YtMTI4LWJpdHMtYXQtbGVhc3Q"
+    /// The status list the node holds.
+    static let statusEntry = StatusListEntry(
+        issuer: "https://issuer.example/age", uri: "https://issuer.example/age/status/1", listVersion: 3,
+        token: "eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln", height: 9, timestamp: 1_700_000_000_009)
+    /// What ``verifyPresentation(nonce:presentation:)`` answers.
+    var verifyResult: Result<AgeVerification, PresentationRefusal> = .failure(.nonceUnknown)
+    /// Every verification asked for, in order.
+    private(set) var verifications: [(nonce: String, presentation: String)] = []
+
+    func setVerifyResult(_ result: Result<AgeVerification, PresentationRefusal>) { verifyResult = result }
+
+    func createPresentationRequest(audience: String?, over threshold: Int) async -> PresentationRequest {
+        PresentationRequest(
+            nonce: Self.nonce, audience: audience ?? "urn:ensure:verifier:test", threshold: threshold,
+            createdAt: 1_750_000_000, expiresAt: 1_750_000_300)
+    }
+
+    func verifyPresentation(nonce: String, presentation: String) async throws(PresentationRefusal) -> AgeVerification {
+        verifications.append((nonce, presentation))
+        return try verifyResult.get()
+    }
+
+    func statusList(uri: String) async throws(LedgerQueryError) -> CommittedRead<StatusListEntry?> {
+        try read(uri == Self.statusEntry.uri ? Self.statusEntry : nil)
     }
 }
 
