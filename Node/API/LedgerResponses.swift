@@ -397,11 +397,8 @@ struct HeaderBody: Codable, Equatable {
 
 /// `GET /v1/incident-log`.
 struct CheckpointBody: Codable, Equatable {
-    struct Certificate: Codable, Equatable {
-        var round: UInt64
-        var blockID: String
-        var signers: [String]
-    }
+    /// The same certificate summary a block answer carries.
+    typealias Certificate = BlockBody.Certificate
 
     var size: UInt64
     var root: String
