@@ -42,6 +42,16 @@ public struct TransactionKind: RawRepresentable, Hashable, Sendable, CustomStrin
 /// A signed ledger transaction. The signer's sequence number makes every transaction unique and replay-proof;
 /// the signature covers every other field under ``SigningDomain/transaction``.
 public struct Transaction: Hashable, Sendable {
+    /// Two transactions are equal when their canonical encodings are, which their ids stand for.
+    public static func == (lhs: Transaction, rhs: Transaction) -> Bool {
+        lhs.id == rhs.id && lhs.canonicalBytes == rhs.canonicalBytes
+    }
+
+    /// Hashes the id only: it already depends on every field.
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(id)
+    }
+
     /// The only version this build writes and reads.
     public static let version: UInt8 = 1
 
@@ -57,6 +67,11 @@ public struct Transaction: Hashable, Sendable {
     public let payload: [UInt8]
     /// Ed25519 over ``signingBytes``.
     public let signature: Ed25519Signature
+    /// The full canonical encoding (``signingBytes`` followed by the signature), built once: the node reads it for
+    /// the id, sizes, gossip, blocks and storage of every transaction, often several times.
+    public let canonicalBytes: [UInt8]
+    /// The transaction id: SHA-256 (tag `ensure/transaction/v1`) of ``canonicalBytes``, computed once.
+    public let id: Digest
 
     /// Builds and signs a transaction.
     public init(
@@ -69,11 +84,12 @@ public struct Transaction: Hashable, Sendable {
         self.sequence = sequence
         self.kind = kind
         self.payload = payload
-        self.signature = key.signature(
-            for: Self.signingBytes(
-                chainID: chainID, signer: key.publicKey, sequence: sequence, kind: kind, payload: payload),
-            domain: .transaction
-        )
+        let signing = Self.signingBytes(
+            chainID: chainID, signer: key.publicKey, sequence: sequence, kind: kind, payload: payload)
+        let signature = key.signature(for: signing, domain: .transaction)
+        self.signature = signature
+        self.canonicalBytes = signing + signature.bytes
+        self.id = SHA256.hash(tag: "ensure/transaction/v1", canonicalBytes)
     }
 
     /// Assembles a transaction from its parts without signing (decoding, tests of forged input).
@@ -87,11 +103,15 @@ public struct Transaction: Hashable, Sendable {
         self.kind = kind
         self.payload = payload
         self.signature = signature
+        self.canonicalBytes =
+            Self.signingBytes(chainID: chainID, signer: signer, sequence: sequence, kind: kind, payload: payload)
+            + signature.bytes
+        self.id = SHA256.hash(tag: "ensure/transaction/v1", canonicalBytes)
     }
 
     /// The bytes the signature covers: the canonical encoding of every field but the signature.
     public var signingBytes: [UInt8] {
-        Self.signingBytes(chainID: chainID, signer: signer, sequence: sequence, kind: kind, payload: payload)
+        Array(canonicalBytes.dropLast(Ed25519Signature.byteCount))
     }
 
     private static func signingBytes(
@@ -107,9 +127,6 @@ public struct Transaction: Hashable, Sendable {
         return writer.bytes
     }
 
-    /// The transaction id: SHA-256 (tag `ensure/transaction/v1`) of the full canonical encoding.
-    public var id: Digest { SHA256.hash(tag: "ensure/transaction/v1", canonicalBytes) }
-
     /// Whether the signature is valid for the signer key (it says nothing of whether the key is authorized).
     public var hasValidSignature: Bool {
         signer.isValidSignature(signature, for: signingBytes, domain: .transaction)
@@ -120,8 +137,7 @@ extension Transaction: CanonicalCodable {
     public static var maxEncodedSize: Int { LedgerLimits.transactionBytes }
 
     public func encode(to writer: inout CanonicalWriter) {
-        writer.writeFixedBytes(signingBytes)
-        writer.write(signature)
+        writer.writeFixedBytes(canonicalBytes)
     }
 
     public init(from reader: inout CanonicalReader, field: String) throws(CanonicalDecodingError) {
