@@ -35,14 +35,23 @@ public struct APIServer<Node: NodeService>: Sendable {
     public let logger: Logger
     /// Who may read the incident routes, and the stores of challenges, tokens and nonces.
     public let access: AccessControl
+    /// Heartbeat, replay and lifetime limits of the event streams.
+    public let events: EventStreamSettings
+    /// The request counters `/metrics` reports.
+    public let metrics: APIMetrics
 
     /// Creates a server; nothing is bound until the application runs.
-    public init(node: Node, host: String, port: Int, logger: Logger, access: AccessControl = AccessControl()) {
+    public init(
+        node: Node, host: String, port: Int, logger: Logger, access: AccessControl = AccessControl(),
+        events: EventStreamSettings = EventStreamSettings(), metrics: APIMetrics = APIMetrics()
+    ) {
         self.node = node
         self.host = host
         self.port = port
         self.logger = logger
         self.access = access
+        self.events = events
+        self.metrics = metrics
     }
 
     /// The application to run (it is a `Service`); `onServerRunning` receives the bound port once it listens.
@@ -62,6 +71,7 @@ public struct APIServer<Node: NodeService>: Sendable {
     /// Every route of the API behind the problem+json middleware.
     public func makeRouter() -> Router<APIRequestContext> {
         let router = Router(context: APIRequestContext.self)
+        router.add(middleware: RequestMetricsMiddleware(metrics: metrics))
         router.add(middleware: ProblemMiddleware(logger: logger))
         let routes = Routes(node: node)
         router.get("/health") { _, _ in routes.health() }
@@ -76,6 +86,8 @@ public struct APIServer<Node: NodeService>: Sendable {
         addAuthRoutes(to: router)
         addLedgerRoutes(to: router)
         addCredentialRoutes(to: router)
+        addEventRoutes(to: router)
+        addMetricsRoute(to: router)
         return router
     }
 }

@@ -208,6 +208,30 @@ struct LedgerRoutes<Node: NodeService>: Sendable {
             allowed: [
                 "organization", "reporter", "class", "type", "severity", "status", "from", "to", "limit", "cursor",
             ])
+        var result = try incidentFilters(query)
+        result.from = try query["from"].map { (text) throws(APIProblem) in try time(text, name: "from") }
+        result.to = try query["to"].map { (text) throws(APIProblem) in try time(text, name: "to") }
+        if let from = result.from, let to = result.to, from > to {
+            throw .invalidFilter("from", "is later than to")
+        }
+        if let limit = query["limit"] {
+            guard let value = QueryString.decimal(limit), value >= 1, value <= UInt64(IncidentQuery.maxLimit) else {
+                throw .invalidFilter("limit", "must be a number between 1 and \(IncidentQuery.maxLimit)")
+            }
+            result.limit = Int(value)
+        }
+        if let cursor = query["cursor"] {
+            guard cursor.utf8.count <= 1024, let bytes = try? Base64.decodeURL(cursor), !bytes.isEmpty else {
+                throw APIProblem.query(.invalidCursor("is not a cursor this API handed out (base64url)"))
+            }
+            result.cursor = bytes
+        }
+        return result
+    }
+
+    /// The filters the incident list and the incident event stream share (organization, reporter or plugin,
+    /// class, type, severity, status), each checked and named when wrong; the route's own parameters are its own.
+    static func incidentFilters(_ query: QueryString) throws(APIProblem) -> IncidentQuery {
         var result = IncidentQuery()
         if let organization = query["organization"] {
             guard GenesisOrganization.isValidName(organization) else {
@@ -215,9 +239,14 @@ struct LedgerRoutes<Node: NodeService>: Sendable {
             }
             result.organization = organization
         }
-        if let reporter = query["reporter"] {
+        // `plugin` is the event stream's name for the reporting key; both parse alike.
+        for name in ["reporter", "plugin"] {
+            guard let reporter = query[name] else { continue }
             guard reporter.utf8.count == 64, let key = Ed25519PublicKey(hex: reporter) else {
-                throw .invalidFilter("reporter", "must be 64 hexadecimal characters (an Ed25519 public key)")
+                throw .invalidFilter(name, "must be 64 hexadecimal characters (an Ed25519 public key)")
+            }
+            if let earlier = result.reporter, earlier != key {
+                throw .invalidFilter(name, "names another key than reporter")
             }
             result.reporter = key
         }
@@ -251,23 +280,6 @@ struct LedgerRoutes<Node: NodeService>: Sendable {
                     "status", "must be one of \(IncidentStatus.allCases.map(\.name).joined(separator: ", "))")
             }
             result.status = parsed
-        }
-        result.from = try query["from"].map { (text) throws(APIProblem) in try time(text, name: "from") }
-        result.to = try query["to"].map { (text) throws(APIProblem) in try time(text, name: "to") }
-        if let from = result.from, let to = result.to, from > to {
-            throw .invalidFilter("from", "is later than to")
-        }
-        if let limit = query["limit"] {
-            guard let value = QueryString.decimal(limit), value >= 1, value <= UInt64(IncidentQuery.maxLimit) else {
-                throw .invalidFilter("limit", "must be a number between 1 and \(IncidentQuery.maxLimit)")
-            }
-            result.limit = Int(value)
-        }
-        if let cursor = query["cursor"] {
-            guard cursor.utf8.count <= 1024, let bytes = try? Base64.decodeURL(cursor), !bytes.isEmpty else {
-                throw APIProblem.query(.invalidCursor("is not a cursor this API handed out (base64url)"))
-            }
-            result.cursor = bytes
         }
         return result
     }

@@ -22,6 +22,11 @@ public protocol NodeService: Sendable {
     /// What `key` is in committed state: nil when it has no role, and for an organization admin or plugin key
     /// also when its organization is no longer a member. Access control asks it on every protected request.
     func role(of key: Ed25519PublicKey) async -> KeyRole?
+    /// The feed the node publishes each durably committed block to: the event streams follow it and `/metrics`
+    /// reads its counters. One feed per node, created with the committed tip.
+    var commitFeed: CommitFeed { get }
+    /// What `/metrics` reports beyond ``status()`` and the commit feed's counters.
+    func metricsSample() async -> NodeMetricsSample
 
     // MARK: Ledger queries (committed state; each answer is read from one consistent snapshot)
 
@@ -67,6 +72,17 @@ public protocol NodeService: Sendable {
     func verifyPresentation(nonce: String, presentation: String) async throws(PresentationRefusal) -> AgeVerification
     /// The latest status list token published under `uri`, as stored, if any.
     func statusList(uri: String) async throws(LedgerQueryError) -> CommittedRead<StatusListEntry?>
+}
+
+/// Counters of the node that `/metrics` reports and ``NodeStatus`` does not carry.
+public struct NodeMetricsSample: Sendable, Equatable {
+    /// Consensus rounds this process left because its round timer fired.
+    public var consensusTimeouts: UInt64
+
+    /// Creates a sample.
+    public init(consensusTimeouts: UInt64) {
+        self.consensusTimeouts = consensusTimeouts
+    }
 }
 
 /// Why a ledger query could not be answered: a parameter that only state can judge, or a store that failed.

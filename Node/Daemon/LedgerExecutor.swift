@@ -443,6 +443,9 @@ public final class LedgerExecutor {
 
     // MARK: Commit
 
+    /// How many transactions of the last committed block committed with a failure receipt (for metrics).
+    public private(set) var lastCommitFailures = 0
+
     /// Writes `block` (executed here, child of the committed tip) with `certificate` and its state changes in
     /// one synced batch, then forgets executed blocks that can no longer commit.
     public func commit(_ block: Block, certificate: QuorumCertificate) throws(ApplicationStateError) {
@@ -474,6 +477,7 @@ public final class LedgerExecutor {
         {
             parameters = updated
         }
+        lastCommitFailures = result.changes.notes.keys.count(where: { $0.starts(with: StateKeys.receiptNotePrefix) })
         executed.removeValue(forKey: committedHeader.id)
         committedHeader = block.header
         executed[id] = ExecutedBlock(

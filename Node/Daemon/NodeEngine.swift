@@ -97,6 +97,10 @@ public actor NodeEngine: NodeService {
 
     /// Counters for logs, status and benchmarks.
     public private(set) var committedTransactions: UInt64 = 0
+    /// Round timers that fired, for `/metrics`.
+    private var consensusTimeouts: UInt64 = 0
+    /// Where each durably committed block is announced (event streams and metrics follow it).
+    public nonisolated let commitFeed: CommitFeed
 
     /// Creates the engine over an opened block store; the core resumes from the store's committed tip.
     public init(
@@ -136,6 +140,7 @@ public actor NodeEngine: NodeService {
             settings: settings, safety: safety)
         self.core.restoreEpochChangeProofs(journal.epochChanges())
         (outgoing, outgoingContinuation) = AsyncStream.makeStream(of: OutgoingMessage.self)
+        commitFeed = CommitFeed(tip: executor.committedHeader)
         startInstant = clock.now
         lastCommitInstant = clock.now
     }
@@ -214,9 +219,10 @@ public actor NodeEngine: NodeService {
         }
     }
 
-    /// Stops timers and output; later inputs are ignored.
+    /// Stops timers and output; later inputs are ignored, and the event streams end.
     public func stop() {
         stopped = true
+        commitFeed.close()
         timer?.cancel()
         timer = nil
         outgoingContinuation.finish()
@@ -292,6 +298,7 @@ public actor NodeEngine: NodeService {
     private func timerFired(epoch: UInt64, round: UInt64, generation: UInt64) {
         // A later setTimer replaced this one, even if it was for the same round.
         guard !stopped, generation == timerGeneration else { return }
+        consensusTimeouts += 1
         run(.timerFired(epoch: epoch, round: round))
     }
 
@@ -476,7 +483,13 @@ public actor NodeEngine: NodeService {
         afterCommit(block)
     }
 
-    private func afterCommit(_ block: Block) {
+    private func afterCommit(_ block: Block, synced: Bool = false) {
+        // The block and its state are durable now: event streams and metrics may read them.
+        let now = UInt64(Date().timeIntervalSince1970 * 1000)
+        commitFeed.publish(
+            CommitNotice(
+                header: block.header, failedTransactions: executor.lastCommitFailures,
+                commitSeconds: synced ? nil : Double(Int64(now) - Int64(block.header.timestamp)) / 1000))
         lastCommitInstant = clock.now
         if block.transactions.contains(where: { $0.kind == .governancePropose || $0.kind == .governanceVote }) {
             announcePeerKeys()
@@ -591,7 +604,7 @@ public actor NodeEngine: NodeService {
                 logger.critical("cannot apply a synced block; stopping", metadata: ["reason": "\(error)"])
                 return
             }
-            afterCommit(item.block)
+            afterCommit(item.block, synced: true)
         }
         do throws(NodeStartError) {
             (core, validators) = try Self.makeCore(
@@ -705,6 +718,10 @@ public actor NodeEngine: NodeService {
 
     public func nextSequence(for signer: Ed25519PublicKey) async -> UInt64 {
         mempool.nextFreeSequence(of: signer, committedNext: executor.committedNextSequence(of: signer))
+    }
+
+    public func metricsSample() async -> NodeMetricsSample {
+        NodeMetricsSample(consensusTimeouts: consensusTimeouts)
     }
 
     public func status() async -> NodeStatus {

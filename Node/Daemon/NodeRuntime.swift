@@ -158,6 +158,10 @@ public struct NodeRuntime: Sendable {
                 services: [
                     .init(service: engineService, successTerminationBehavior: .gracefullyShutdownGroup),
                     .init(service: api, successTerminationBehavior: .gracefullyShutdownGroup),
+                    // Last, so shut down first: open event streams end before the API waits for its requests.
+                    .init(
+                        service: EventStreamCloser(feed: engine.commitFeed),
+                        successTerminationBehavior: .gracefullyShutdownGroup),
                 ],
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: nodeLogger))
@@ -169,6 +173,17 @@ public struct NodeRuntime: Sendable {
         var exponent: UInt64 = 0
         while exponent < 16, base << (exponent + 1) <= max { exponent += 1 }
         return exponent
+    }
+}
+
+/// Ends the API's event streams when the node begins to stop: they would otherwise keep the HTTP server's
+/// graceful shutdown waiting for requests that never finish.
+struct EventStreamCloser: Service {
+    let feed: CommitFeed
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        feed.close()
     }
 }
 

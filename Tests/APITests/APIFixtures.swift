@@ -27,10 +27,35 @@ actor FakeNode: NodeService {
     /// When set, every ledger query fails with it.
     var queryFailure: LedgerQueryError?
 
-    init(fixture: Fixture = Fixture(), submitResult: SubmissionResult? = nil) {
+    /// The commit feed the event streams follow; tests publish to it as the engine would.
+    nonisolated let commitFeed: CommitFeed
+    /// Blocks committed after the fixture's, as a test appends them.
+    private(set) var laterBlocks: [CommittedBlock] = []
+    /// Leaves appended to the incident log after the fixture's five.
+    private(set) var laterLeaves: [IncidentLogEntry] = []
+    /// Incidents whose detail a test replaced (by organization and id).
+    private(set) var details: [String: IncidentDetail] = [:]
+    /// What ``metricsSample()`` answers.
+    var sample = NodeMetricsSample(consensusTimeouts: 0)
+
+    init(fixture: Fixture = Fixture(), submitResult: SubmissionResult? = nil, feed: CommitFeed? = nil) {
         self.fixture = fixture
         self.submitResult = submitResult ?? .accepted(id: fixture.transaction.id)
+        commitFeed = feed ?? CommitFeed(tip: fixture.blocks.last?.block.header)
     }
+
+    /// Stores `block` as committed (the test then publishes it to the feed).
+    func append(_ block: CommittedBlock) { laterBlocks.append(block) }
+
+    /// Appends `entry` to the incident log.
+    func append(leaf entry: IncidentLogEntry) { laterLeaves.append(entry) }
+
+    /// Replaces what ``incident(organization:id:)`` answers for `detail`'s incident.
+    func setDetail(_ detail: IncidentDetail) { details["\(detail.state.organization):\(detail.state.id)"] = detail }
+
+    func setSample(_ sample: NodeMetricsSample) { self.sample = sample }
+
+    func metricsSample() async -> NodeMetricsSample { sample }
 
     func setSubmitResult(_ result: SubmissionResult) {
         submitResult = result
@@ -46,7 +71,7 @@ actor FakeNode: NodeService {
     }
 
     func block(atHeight height: UInt64) async -> CommittedBlock? {
-        fixture.blocks.first { $0.block.header.height == height }
+        (fixture.blocks + laterBlocks).first { $0.block.header.height == height }
     }
 
     func notarization(of digest: Digest) async -> NotarizationRecord? {
@@ -139,16 +164,40 @@ actor FakeNode: NodeService {
     }
 
     func incident(organization: String, id: String) async throws(LedgerQueryError) -> CommittedRead<IncidentDetail?> {
-        try read(organization == ledger.detail.state.organization && id == ledger.detail.state.id ? ledger.detail : nil)
+        if let detail = details["\(organization):\(id)"] { return try read(detail) }
+        if organization == ledger.detail.state.organization, id != ledger.detail.state.id,
+            let index = ledger.entries.firstIndex(where: {
+                (try? IncidentRecord.decode(canonical: $0.transaction.payload))?.id == id
+            })
+        {
+            // The fixture's other reports, as reported and never updated.
+            let record = try! IncidentRecord.decode(canonical: ledger.entries[index].transaction.payload)
+            var state = ledger.detail.state
+            state.id = id
+            state.reportLeaf = UInt64(index)
+            state.status = .open
+            state.links = []
+            return try read(IncidentDetail(state: state, record: record, report: ledger.entries[index], updates: []))
+        }
+        return try read(
+            organization == ledger.detail.state.organization && id == ledger.detail.state.id ? ledger.detail : nil)
     }
 
     func incidentLogCheckpoint() async throws(LedgerQueryError) -> IncidentLogCheckpoint {
         if let queryFailure { throw queryFailure }
-        return ledger.checkpoint
+        guard !laterLeaves.isEmpty else { return ledger.checkpoint }
+        let old = ledger.checkpoint
+        return IncidentLogCheckpoint(
+            size: old.size + UInt64(laterLeaves.count), root: old.root, header: old.header, certificate: old.certificate
+        )
     }
 
     func incidentLogLeaf(at index: UInt64) async throws(LedgerQueryError) -> CommittedRead<IncidentLogLeaf?> {
-        try read(ledger.leaf(at: index))
+        if index >= UInt64(ledger.entries.count), index - UInt64(ledger.entries.count) < UInt64(laterLeaves.count) {
+            let entry = laterLeaves[Int(index) - ledger.entries.count]
+            return try read(IncidentLogLeaf(index: index, bytes: entry.canonicalBytes, entry: entry))
+        }
+        return try read(ledger.leaf(at: index))
     }
 
     func incidentInclusionProof(leaf: UInt64, treeSize: UInt64?) async throws(LedgerQueryError) -> InclusionProofAnswer

@@ -32,6 +32,8 @@ struct NetworkScenarioTests {
             submitted.append(tx)
         }
         try await waitCommitted(submitted, on: network.nodes, in: network)
+        try await validators[0].checkMetricsAndBlockStream()
+        try await observer.checkMetricsAndBlockStream()
 
         // kill -9 one validator; the other three keep committing.
         let victim = validators[3]
@@ -91,9 +93,15 @@ struct NetworkScenarioTests {
         let final = try await commonHeight(network.nodes)
         #expect(try await network.firstDivergence(network.nodes, through: final) == nil)
 
-        // SIGTERM stops every node cleanly.
+        // SIGTERM stops every node cleanly, an open event stream included: the node ends it.
+        let follower = try EventStreamFollower(
+            observer.apiURL.appendingPathComponent("v1/events/blocks"), maxSeconds: 60)
+        try await Task.sleep(for: .milliseconds(500))
         let statuses = network.stopAll()
         #expect(statuses.allSatisfy { $0 == 0 }, "exit statuses \(statuses)")
+        let (followerStatus, output) = await follower.finish()
+        #expect(followerStatus == 0, "curl exit status \(followerStatus): the stream ended cleanly")
+        #expect(output.contains(": closed: reconnect with Last-Event-ID to resume"))
     }
 
     @Test("a node refuses to start on a home whose key genesis does not name, with a one-line reason")

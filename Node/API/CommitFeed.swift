@@ -1,0 +1,204 @@
+public import Ledger
+import NIOConcurrencyHelpers
+
+/// What the node tells the API about one block it has durably committed.
+public struct CommitNotice: Sendable, Equatable {
+    /// The committed block's header.
+    public let header: BlockHeader
+    /// How many of its transactions committed with a failure receipt (they changed only their signer's sequence).
+    public let failedTransactions: Int
+    /// Seconds from the block's proposal (its header time) to its commit on this node; nil for a block fetched
+    /// from peers while catching up, whose age says nothing about consensus.
+    public let commitSeconds: Double?
+
+    /// Creates a notice.
+    public init(header: BlockHeader, failedTransactions: Int, commitSeconds: Double?) {
+        self.header = header
+        self.failedTransactions = failedTransactions
+        self.commitSeconds = commitSeconds
+    }
+}
+
+/// What a subscriber of a ``CommitFeed`` receives.
+public enum CommitSignal: Sendable, Equatable {
+    /// A block was committed; everything up to its height is in the store.
+    case committed(BlockHeader)
+    /// Nothing to say: time for a keep-alive line.
+    case heartbeat
+}
+
+/// Counts of everything the feed was told since the process started, for `/metrics`.
+public struct CommitCounters: Sendable, Equatable {
+    /// Upper bounds (seconds) of the commit-latency histogram's buckets; +Inf is implied.
+    public static let commitSecondsBuckets: [Double] = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60]
+
+    /// Blocks committed.
+    public var blocks: UInt64 = 0
+    /// Transactions in those blocks, failed ones included.
+    public var transactions: UInt64 = 0
+    /// Transactions that committed with a failure receipt.
+    public var failedTransactions: UInt64 = 0
+    /// Per bucket of ``commitSecondsBuckets``, how many observations were at most its bound (not cumulative).
+    public var commitSecondsCounts: [UInt64] = Array(repeating: 0, count: CommitCounters.commitSecondsBuckets.count)
+    /// Observations above the largest bound.
+    public var commitSecondsOverflow: UInt64 = 0
+    /// Sum of every observation.
+    public var commitSecondsSum: Double = 0
+
+    /// Creates zero counters.
+    public init() {}
+
+    mutating func record(_ notice: CommitNotice) {
+        blocks += 1
+        transactions += notice.header.transactionCount
+        failedTransactions += UInt64(max(0, notice.failedTransactions))
+        guard let seconds = notice.commitSeconds else { return }
+        let value = max(0, seconds)
+        commitSecondsSum += value
+        if let bucket = Self.commitSecondsBuckets.firstIndex(where: { value <= $0 }) {
+            commitSecondsCounts[bucket] += 1
+        } else {
+            commitSecondsOverflow += 1
+        }
+    }
+}
+
+/// The fan-out of commit notifications from the engine to the API's event streams.
+///
+/// The engine calls ``publish(_:)`` after each block is durably committed; it never waits. Each subscriber has a
+/// bounded buffer of signals: one that falls ``bufferCapacity`` signals behind is closed (its stream finishes and
+/// ``CommitSubscription/end()`` reports it lagged), so a slow client costs at most that much memory and resumes
+/// by event id. At most ``subscriberLimit`` subscribers exist at once.
+public final class CommitFeed: Sendable {
+    /// The default most concurrent subscribers.
+    public static let defaultSubscriberLimit = 256
+    /// The default signals a subscriber may have waiting.
+    public static let defaultBufferCapacity = 256
+
+    /// The most concurrent subscribers; ``subscribe()`` refuses more.
+    public let subscriberLimit: Int
+    /// The signals one subscriber may have waiting before it is closed.
+    public let bufferCapacity: Int
+
+    private struct State {
+        var tip: BlockHeader?
+        var counters = CommitCounters()
+        var nextID: UInt64 = 0
+        var subscribers: [UInt64: AsyncStream<CommitSignal>.Continuation] = [:]
+        var lagged: Set<UInt64> = []
+        var closed = false
+    }
+
+    private let state: NIOLockedValueBox<State>
+
+    /// Creates a feed whose tip is `tip` (the committed header when the node starts).
+    public init(
+        tip: BlockHeader? = nil, subscriberLimit: Int = CommitFeed.defaultSubscriberLimit,
+        bufferCapacity: Int = CommitFeed.defaultBufferCapacity
+    ) {
+        self.subscriberLimit = max(0, subscriberLimit)
+        self.bufferCapacity = max(1, bufferCapacity)
+        state = NIOLockedValueBox(State(tip: tip))
+    }
+
+    /// The header of the newest committed block the feed was told of.
+    public var tip: BlockHeader? { state.withLockedValue { $0.tip } }
+
+    /// The commit counters since the feed was created.
+    public var counters: CommitCounters { state.withLockedValue { $0.counters } }
+
+    /// How many subscribers are open.
+    public var subscriberCount: Int { state.withLockedValue { $0.subscribers.count } }
+
+    /// Records a committed block and signals every subscriber; a subscriber whose buffer is full is closed.
+    public func publish(_ notice: CommitNotice) {
+        // Finishing a stream runs its termination handler, which takes the lock again: finish outside it.
+        let behind = state.withLockedValue { state in
+            state.tip = notice.header
+            state.counters.record(notice)
+            var behind: [AsyncStream<CommitSignal>.Continuation] = []
+            for (id, continuation) in state.subscribers {
+                if case .dropped = continuation.yield(.committed(notice.header)) {
+                    state.subscribers[id] = nil
+                    state.lagged.insert(id)
+                    behind.append(continuation)
+                }
+            }
+            return behind
+        }
+        for continuation in behind { continuation.finish() }
+    }
+
+    /// Opens a subscription, or answers nil when ``subscriberLimit`` subscribers are open or the feed is closed.
+    public func subscribe() -> CommitSubscription? {
+        let (stream, continuation) = AsyncStream.makeStream(
+            of: CommitSignal.self, bufferingPolicy: .bufferingOldest(bufferCapacity))
+        let id: UInt64? = state.withLockedValue { state in
+            guard !state.closed, state.subscribers.count < subscriberLimit else { return nil }
+            state.nextID += 1
+            state.subscribers[state.nextID] = continuation
+            return state.nextID
+        }
+        guard let id else {
+            continuation.finish()
+            return nil
+        }
+        continuation.onTermination = { [weak self] _ in self?.forget(id) }
+        return CommitSubscription(id: id, signals: stream, feed: self)
+    }
+
+    /// Adds a heartbeat to subscriber `id`'s buffer (closing it when the buffer is full, like a commit).
+    func heartbeat(_ id: UInt64) {
+        let behind = state.withLockedValue { state -> AsyncStream<CommitSignal>.Continuation? in
+            guard let continuation = state.subscribers[id],
+                case .dropped = continuation.yield(.heartbeat)
+            else { return nil }
+            state.subscribers[id] = nil
+            state.lagged.insert(id)
+            return continuation
+        }
+        behind?.finish()
+    }
+
+    /// Ends every subscription and refuses new ones (the node is stopping).
+    public func close() {
+        let continuations = state.withLockedValue { state in
+            state.closed = true
+            let all = Array(state.subscribers.values)
+            state.subscribers = [:]
+            return all
+        }
+        for continuation in continuations { continuation.finish() }
+    }
+
+    /// Forgets subscriber `id` (its stream terminated).
+    private func forget(_ id: UInt64) {
+        _ = state.withLockedValue { $0.subscribers.removeValue(forKey: id) }
+    }
+
+    /// Ends subscriber `id`; answers whether it had been closed for falling behind.
+    @discardableResult
+    func remove(_ id: UInt64) -> Bool {
+        let (continuation, lagged) = state.withLockedValue { state in
+            (state.subscribers.removeValue(forKey: id), state.lagged.remove(id) != nil)
+        }
+        continuation?.finish()
+        return lagged
+    }
+}
+
+/// One subscriber of a ``CommitFeed``: its signals, and the way to leave.
+public struct CommitSubscription: Sendable {
+    /// The subscriber's id within its feed.
+    public let id: UInt64
+    /// Commit and heartbeat signals, in order; finishes when the subscriber lags, ends, or the feed closes.
+    public let signals: AsyncStream<CommitSignal>
+    let feed: CommitFeed
+
+    /// Asks the feed for a heartbeat signal in this subscriber's buffer.
+    public func heartbeat() { feed.heartbeat(id) }
+
+    /// Leaves the feed; answers whether the feed had closed this subscriber for falling behind.
+    @discardableResult
+    public func end() -> Bool { feed.remove(id) }
+}

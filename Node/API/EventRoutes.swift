@@ -1,0 +1,358 @@
+import Codec
+import EnsureCrypto
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Ledger
+import NIOCore
+
+/// Limits and timing of the server-sent event streams (docs/api.md, "Event streams").
+public struct EventStreamSettings: Sendable {
+    /// How often an idle stream sends a `: keep-alive` comment line.
+    public var heartbeatInterval: Duration = .seconds(15)
+    /// The most blocks or incident-log leaves a stream replays before it goes live; a client further behind is
+    /// refused with 400 and pages `/v1/blocks` or `/v1/incident-log/leaves` instead.
+    public var maxReplay: UInt64 = 10_000
+    /// How long an incident stream stays open: its credentials were checked when it opened, so it closes when a
+    /// bearer token would have expired and the client reconnects (with `Last-Event-ID`) under fresh credentials.
+    public var incidentStreamLifetime: Duration = .seconds(15 * 60)
+
+    /// The defaults: 15-second heartbeats, 10,000 events of replay, 15-minute incident streams.
+    public init() {}
+}
+
+extension APIServer {
+    /// Adds `GET /v1/events/blocks` (public) and `GET /v1/events/incidents` (members and regulators, behind the
+    /// same access middleware as `/v1/incidents`).
+    func addEventRoutes(to router: Router<APIRequestContext>) {
+        let routes = EventRoutes(node: node, settings: events)
+        router.get("/v1/events/blocks") { request, _ in try await routes.blocks(request) }
+        router.group("/v1/events/incidents").add(middleware: accessMiddleware).get { request, _ in
+            try await routes.incidents(request)
+        }
+    }
+}
+
+extension APIProblem {
+    /// A resume point too far behind the tip for a stream to replay.
+    static func replayTooLong(_ name: String, behind: UInt64, limit: UInt64, page: String) -> APIProblem {
+        APIProblem(
+            code: "replay-too-long", status: .badRequest, title: "Replay too long",
+            detail: "\(name) is \(behind) events behind the tip; a stream replays at most \(limit): page \(page) first")
+    }
+
+    /// Every event-stream slot is taken, or the node is stopping.
+    static let streamsBusy = APIProblem(
+        code: "too-many-streams", status: .serviceUnavailable, title: "Too many event streams",
+        detail: "this node serves no more event streams now; retry later", retryAfterSeconds: 5)
+}
+
+/// One server-sent event (the WHATWG HTML "server-sent events" format): `event`, `id` and a one-line `data`.
+struct ServerSentEvent: Equatable {
+    var event: String
+    var id: UInt64
+    var data: String
+
+    /// The event's lines, ending with the blank line that dispatches it.
+    var text: String { "event: \(event)\nid: \(id)\ndata: \(data)\n\n" }
+
+    /// A comment line (ignored by clients; keeps proxies from timing the connection out).
+    static func comment(_ text: String) -> String { ": \(text)\n\n" }
+
+    /// `value` as one line of JSON (JSON escapes every line break inside strings).
+    static func json(_ value: some Encodable) -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        guard let data = try? encoder.encode(value) else { return "{}" }
+        return String(decoding: data, as: UTF8.self)
+    }
+}
+
+/// The `data` of a `block` event: the header fields of a block answer, under the same names.
+struct BlockEventBody: Codable, Equatable {
+    var height: UInt64
+    var id: String
+    var epoch: UInt64
+    var round: UInt64
+    var parentID: String
+    var proposer: String
+    var timestamp: UInt64
+    var transactionRoot: String
+    var transactionCount: UInt64
+    var incidentLogSize: UInt64
+    var incidentLogRoot: String
+    var stateRoot: String
+    var validatorSetHash: String
+
+    init(_ block: Block) {
+        let header = block.header
+        height = header.height
+        id = block.id.hex
+        epoch = header.epoch
+        round = header.round
+        parentID = header.parentID.hex
+        proposer = header.proposer.hex
+        timestamp = header.timestamp
+        transactionRoot = header.transactionRoot.hex
+        transactionCount = header.transactionCount
+        incidentLogSize = header.incidentLogSize
+        incidentLogRoot = header.incidentLogRoot.hex
+        stateRoot = header.stateRoot.hex
+        validatorSetHash = header.validatorSetHash.hex
+    }
+}
+
+/// The handlers of the event streams. Both follow one pattern: subscribe to the node's ``CommitFeed`` first, then
+/// replay from the store up to the tip, then on every commit signal read and send what is new; the store is the
+/// source of every event, the feed only says when to look.
+struct EventRoutes<Node: NodeService>: Sendable {
+    let node: Node
+    let settings: EventStreamSettings
+
+    static var lastEventIDField: HTTPField.Name { HTTPField.Name("Last-Event-ID")! }
+
+    static var streamHeaders: HTTPFields {
+        var headers = HTTPFields()
+        headers[.contentType] = "text/event-stream"
+        headers[.cacheControl] = "no-store"
+        // Asks reverse proxies (nginx) not to buffer the stream.
+        headers[HTTPField.Name("X-Accel-Buffering")!] = "no"
+        return headers
+    }
+
+    // MARK: Blocks
+
+    func blocks(_ request: Request) async throws(APIProblem) -> Response {
+        let query = try QueryString(request, allowed: ["from"])
+        let tip = await node.status().height
+        // Height 0 is genesis, which no certificate commits: streams start at 1.
+        let start = max(1, try Self.resumePoint(request, query: query, unit: "block height") ?? tip + 1)
+        if start <= tip, tip - start + 1 > settings.maxReplay {
+            throw .replayTooLong(
+                "from", behind: tip - start + 1, limit: settings.maxReplay, page: "GET /v1/blocks/{height}")
+        }
+        guard let subscription = node.commitFeed.subscribe() else { throw .streamsBusy }
+        let node = self.node
+        let settings = self.settings
+        return Response(
+            status: .ok, headers: Self.streamHeaders,
+            body: ResponseBody { writer in
+                var stream = BlockStream(node: node, next: start)
+                try await Self.run(subscription, settings: settings, lifetime: nil, writer: &writer) {
+                    (writer, tip) async throws(StreamEnd) in try await stream.send(through: tip?.height, to: &writer)
+                }
+            })
+    }
+
+    // MARK: Incidents
+
+    func incidents(_ request: Request) async throws(APIProblem) -> Response {
+        let query = try QueryString(
+            request, allowed: ["organization", "reporter", "plugin", "class", "type", "severity", "status", "from"])
+        let filter = try LedgerRoutes<Node>.incidentFilters(query)
+        let size: UInt64
+        do throws(LedgerQueryError) {
+            size = try await node.incidentLogCheckpoint().size
+        } catch {
+            throw .query(error)
+        }
+        let start = try Self.resumePoint(request, query: query, unit: "incident-log leaf index") ?? size
+        if start < size, size - start > settings.maxReplay {
+            throw .replayTooLong(
+                "from", behind: size - start, limit: settings.maxReplay,
+                page: "GET /v1/incidents or /v1/incident-log/leaves/{index}")
+        }
+        guard let subscription = node.commitFeed.subscribe() else { throw .streamsBusy }
+        let node = self.node
+        let settings = self.settings
+        return Response(
+            status: .ok, headers: Self.streamHeaders,
+            body: ResponseBody { writer in
+                var stream = IncidentStream(node: node, filter: filter, next: start)
+                try await Self.run(
+                    subscription, settings: settings, lifetime: settings.incidentStreamLifetime, writer: &writer
+                ) { (writer, tip) async throws(StreamEnd) in
+                    try await stream.send(below: tip?.incidentLogSize, to: &writer)
+                }
+            })
+    }
+
+    // MARK: The loop
+
+    /// Sends what is already committed, then follows `subscription` until the client leaves, the feed closes the
+    /// subscription (the client fell behind or the node is stopping), or `lifetime` passes. `send` writes the
+    /// events up to a committed header: first with nil (up to the tip it reads itself, after subscribing, so no
+    /// commit falls between), then on every commit signal.
+    static func run(
+        _ subscription: CommitSubscription, settings: EventStreamSettings, lifetime: Duration?,
+        writer: inout any ResponseBodyWriter,
+        send: (inout any ResponseBodyWriter, BlockHeader?) async throws(StreamEnd) -> Void
+    ) async throws {
+        let heartbeats = Task {
+            let clock = ContinuousClock()
+            let deadline = lifetime.map { clock.now + $0 }
+            while !Task.isCancelled {
+                try? await Task.sleep(for: settings.heartbeatInterval)
+                if let deadline, clock.now >= deadline { break }
+                subscription.heartbeat()
+            }
+            // Past the lifetime: end the subscription, which finishes its signals.
+            if !Task.isCancelled { subscription.end() }
+        }
+        defer {
+            heartbeats.cancel()
+            subscription.end()
+        }
+        var reason = "closed: reconnect with Last-Event-ID to resume"
+        do throws(StreamEnd) {
+            // A comment first, so that clients and proxies see the stream open before the first event.
+            try await StreamEnd.writing(ServerSentEvent.comment("ensure event stream"), to: &writer)
+            try await send(&writer, nil)
+            for await signal in subscription.signals {
+                switch signal {
+                case .heartbeat: try await StreamEnd.writing(ServerSentEvent.comment("keep-alive"), to: &writer)
+                case .committed(let header): try await send(&writer, header)
+                }
+            }
+            if subscription.end() {
+                reason = "closed: this client fell behind; reconnect with Last-Event-ID to resume"
+            }
+        } catch .clientGone(let error) {
+            throw error
+        } catch .unavailable {
+            reason = "closed: the node could not read its committed state; reconnect with Last-Event-ID to resume"
+        }
+        try await writer.write(ByteBuffer(string: ServerSentEvent.comment(reason)))
+        try await writer.finish(nil)
+    }
+
+    // MARK: Parsing
+
+    /// Where a stream starts: one past `Last-Event-ID` (what a reconnecting EventSource sends), else `from`
+    /// (inclusive), else nil (live only). Both are decimal.
+    static func resumePoint(_ request: Request, query: QueryString, unit: String) throws(APIProblem) -> UInt64? {
+        if let header = request.headers[lastEventIDField] {
+            guard let last = QueryString.decimal(header.trimmingCharacters(in: .whitespaces)), last < UInt64.max
+            else {
+                throw .invalidParameter("Last-Event-ID", "must be the decimal id of an event (a \(unit))")
+            }
+            return last + 1
+        }
+        guard let from = query["from"] else { return nil }
+        guard let value = QueryString.decimal(from) else {
+            throw .invalidFilter("from", "must be a decimal \(unit)")
+        }
+        return value
+    }
+}
+
+/// Why a stream stops early: the client went away (a write failed), or committed state could not be read (the
+/// client resumes from its last event id).
+enum StreamEnd: Error {
+    case clientGone(any Error)
+    case unavailable(LedgerQueryError)
+
+    /// Writes `text`, turning a failed write into ``clientGone(_:)``.
+    static func writing(_ text: String, to writer: inout any ResponseBodyWriter) async throws(StreamEnd) {
+        do { try await writer.write(ByteBuffer(string: text)) } catch { throw .clientGone(error) }
+    }
+}
+
+/// The `block` events of one stream: every committed height from `next` on, in order.
+struct BlockStream<Node: NodeService>: Sendable {
+    let node: Node
+    /// The next height to send.
+    var next: UInt64
+
+    mutating func send(through tip: UInt64?, to writer: inout any ResponseBodyWriter) async throws(StreamEnd) {
+        var height = tip
+        if height == nil { height = await node.status().height }
+        guard let height else { return }
+        while next <= height {
+            // Not yet readable (never expected: the feed signals after the store has it): the next signal retries.
+            guard let committed = await node.block(atHeight: next) else { return }
+            let event = ServerSentEvent(
+                event: "block", id: next, data: ServerSentEvent.json(BlockEventBody(committed.block)))
+            try await StreamEnd.writing(event.text, to: &writer)
+            next += 1
+        }
+    }
+}
+
+/// The `incident` events of one stream: every incident-log leaf from `next` on, as the incident it reports or
+/// updates, when it matches the filter.
+struct IncidentStream<Node: NodeService>: Sendable {
+    let node: Node
+    let filter: IncidentQuery
+    /// The next leaf index to look at.
+    var next: UInt64
+
+    mutating func send(below tip: UInt64?, to writer: inout any ResponseBodyWriter) async throws(StreamEnd) {
+        let size: UInt64
+        do {
+            if let tip {
+                size = tip
+            } else {
+                size = try await node.incidentLogCheckpoint().size
+            }
+            while next < size {
+                let index = next
+                guard let leaf = try await node.incidentLogLeaf(at: index).value else { return }
+                let summary = try await Self.incident(at: leaf, node: node)
+                next += 1
+                guard let summary, filter.matches(summary) else { continue }
+                let event = ServerSentEvent(
+                    event: "incident", id: index, data: ServerSentEvent.json(IncidentBody(summary)))
+                try await StreamEnd.writing(event.text, to: &writer)
+            }
+        } catch let error as LedgerQueryError {
+            throw .unavailable(error)
+        } catch let end as StreamEnd {
+            throw end
+        } catch {
+            throw .clientGone(error)
+        }
+    }
+
+    /// The incident that leaf reports or updates, as it stood right after that leaf: a report is `open` with no
+    /// updates, an update carries its new status and counts the updates up to it. Links are the incident's current
+    /// ones. Nil for a leaf that is neither (never written by this ledger).
+    static func incident(at leaf: IncidentLogLeaf, node: Node) async throws(LedgerQueryError) -> IncidentSummary? {
+        let transaction = leaf.entry.transaction
+        let incidentID: String
+        var status: IncidentStatus
+        switch transaction.kind {
+        case .incidentReport:
+            guard let record = try? IncidentRecord.decode(canonical: transaction.payload) else { return nil }
+            incidentID = record.id
+            status = .open
+        case .incidentUpdate:
+            guard let update = try? IncidentUpdatePayload.decode(canonical: transaction.payload) else { return nil }
+            incidentID = update.incidentID
+            status = update.status
+        default:
+            return nil
+        }
+        guard let detail = try await node.incident(organization: leaf.entry.organization, id: incidentID).value
+        else { return nil }
+        var state = detail.state
+        if leaf.index == state.reportLeaf { status = .open }
+        state.status = status
+        state.updateLeaves = state.updateLeaves.filter { $0 <= leaf.index }
+        return IncidentSummary(state: state, record: detail.record)
+    }
+}
+
+extension IncidentQuery {
+    /// Whether `summary` passes the query's filters (organization, reporter, class, type, severity, status; the
+    /// detection-time range and the page do not apply to streams).
+    func matches(_ summary: IncidentSummary) -> Bool {
+        if let organization, summary.state.organization != organization { return false }
+        if let reporter, summary.state.reporter != reporter { return false }
+        if let status, summary.state.status != status { return false }
+        if let severity, summary.record.severity != severity { return false }
+        if let category, summary.record.category != category { return false }
+        if let rsitClass, summary.record.category.prefix(while: { $0 != "/" }) != rsitClass { return false }
+        return true
+    }
+}
