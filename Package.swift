@@ -203,7 +203,8 @@ let package = Package(
             exclude: ["Interop"]
         ),
         .testTarget(
-            name: "CLITests", dependencies: ["ensure", "EnsureCrypto", "Ledger", "NodeConfig"], path: "Tests/CLITests"),
+            name: "CLITests", dependencies: ["ensure", "Codec", "Credentials", "EnsureCrypto", "Ledger", "NodeConfig"],
+            path: "Tests/CLITests"),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -45,6 +45,8 @@ extension PresentationRefusal {
         case .delistedIssuer: "Delisted issuer"
         case .issuerKeyUnknown: "Unknown issuer key"
         case .issuerKeyOutsideValidity: "Issuer key outside its validity"
+        case .issuerKeyRetired: "Issuer key retired"
+        case .issuerKeyRevoked: "Issuer key revoked"
         case .vctNotAllowed: "Credential type not allowed for this issuer"
         case .revoked: "Credential revoked"
         case .suspended: "Credential suspended"
@@ -242,7 +244,8 @@ struct CredentialRoutes<Node: NodeService>: Sendable {
                 code: "delisted-issuer", status: .gone, title: "Delisted issuer",
                 detail: "issuer \(identifier) was delisted by governance")
         }
-        let keys = record.signingKeys.map {
+        // A revoked key is left out: a verifier outside the consortium trusts every key it is shown.
+        let keys = record.signingKeys.filter { $0.revokedAt == nil }.map {
             IssuerMetadata.Key(x: Base64.encodeURL($0.x), y: Base64.encodeURL($0.y), kid: $0.keyID)
         }
         return JSONBody.response(IssuerMetadata(issuer: record.identifier, jwks: .init(keys: keys)))

@@ -16,6 +16,11 @@ public enum PresentationRefusal: Error, Equatable, Sendable, CustomStringConvert
     case issuerKeyUnknown(issuer: String, kid: String?)
     /// The key was not valid when the credential was issued, or is no longer valid now.
     case issuerKeyOutsideValidity(issuer: String, kid: String)
+    /// The issuer retired the key (routine rotation) from `since` (Unix seconds), and the credential's `iat` is
+    /// later.
+    case issuerKeyRetired(issuer: String, kid: String, since: Int64)
+    /// The issuer revoked the key (compromise): nothing it signed is accepted.
+    case issuerKeyRevoked(issuer: String, kid: String)
     /// The issuer may not issue this `vct`.
     case vctNotAllowed(String)
     /// The credential's status is "invalid" (revoked), or a status this verifier does not know.
@@ -61,6 +66,8 @@ public enum PresentationRefusal: Error, Equatable, Sendable, CustomStringConvert
         case .delistedIssuer: return "delisted_issuer"
         case .issuerKeyUnknown: return "issuer_key_unknown"
         case .issuerKeyOutsideValidity: return "issuer_key_outside_validity"
+        case .issuerKeyRetired: return "issuer_key_retired"
+        case .issuerKeyRevoked: return "issuer_key_revoked"
         case .vctNotAllowed: return "vct_not_allowed"
         case .revoked: return "revoked"
         case .suspended: return "suspended"
@@ -90,6 +97,9 @@ public enum PresentationRefusal: Error, Equatable, Sendable, CustomStringConvert
         case .delistedIssuer(let iss): return "issuer \(iss) has been delisted"
         case .issuerKeyUnknown(let iss, let kid): return "issuer \(iss) has no key \(kid ?? "(no kid in header)")"
         case .issuerKeyOutsideValidity(let iss, let kid): return "key \(kid) of \(iss) is outside its validity window"
+        case .issuerKeyRetired(let iss, let kid, let since):
+            return "key \(kid) of \(iss) was retired at \(since); the credential was issued after that"
+        case .issuerKeyRevoked(let iss, let kid): return "key \(kid) of \(iss) was revoked"
         case .vctNotAllowed(let vct): return "the issuer may not issue credentials of type \(vct)"
         case .revoked(let index, let status): return "credential is revoked (status \(status) at index \(index))"
         case .suspended(let index): return "credential is suspended (index \(index))"
@@ -119,12 +129,27 @@ public struct IssuerKey: Sendable {
     public let notBefore: Int64?
     /// First second the key may no longer be relied on (nil: no upper bound).
     public let notAfter: Int64?
+    /// The last second a credential signed with the key may have as `iat`: the issuer retired it then (nil: not
+    /// retired). Credentials issued until then stay acceptable until their own `exp`.
+    public let retiredFrom: Int64?
+    /// Whether the issuer revoked the key: nothing it signed is accepted.
+    public let revoked: Bool
 
     /// A registered key.
-    public init(jwk: PublicJWK, notBefore: Int64? = nil, notAfter: Int64? = nil) {
+    public init(
+        jwk: PublicJWK, notBefore: Int64? = nil, notAfter: Int64? = nil, retiredFrom: Int64? = nil,
+        revoked: Bool = false
+    ) {
         self.jwk = jwk
         self.notBefore = notBefore
         self.notAfter = notAfter
+        self.retiredFrom = retiredFrom
+        self.revoked = revoked
+    }
+
+    /// Whether a credential issued at `issuedAt` is after the key's retirement.
+    public func isRetired(forIssuedAt issuedAt: Int64) -> Bool {
+        retiredFrom.map { issuedAt > $0 } ?? false
     }
 
     /// Whether a credential issued at `issuedAt` may be accepted at `now` under this key.
@@ -180,7 +205,8 @@ public struct InMemoryIssuerRegistry: IssuerRegistry {
 
     public func issuer(_ identifier: String) -> RegisteredIssuer? { issuers[identifier] }
 
-    /// Reads `{"issuers": [{"iss", "vct": [..], "delisted", "keys": [{"jwk", "not_before", "not_after"}]}]}`.
+    /// Reads `{"issuers": [{"iss", "vct": [..], "delisted", "keys": [{"jwk", "not_before", "not_after",
+    /// "retired_from", "revoked"}]}]}` (all times Unix seconds; the last four members optional).
     public init(json: JSONValue) throws(CredentialFieldError) {
         guard let list = json["issuers"]?.arrayValue else {
             throw CredentialFieldError(path: "issuers", problem: "must be an array")
@@ -204,10 +230,25 @@ public struct InMemoryIssuerRegistry: IssuerRegistry {
                 guard jwk.kid != nil else {
                     throw CredentialFieldError(path: keyPath + ".jwk.kid", problem: "a registered key needs a kid")
                 }
+                var revoked = false
+                if let value = keyItem["revoked"] {
+                    guard let flag = value.boolValue else {
+                        throw CredentialFieldError(path: keyPath + ".revoked", problem: "must be a boolean")
+                    }
+                    revoked = flag
+                }
+                var retiredFrom: Int64?
+                if let value = keyItem["retired_from"] {
+                    guard let seconds = value.integerValue else {
+                        throw CredentialFieldError(path: keyPath + ".retired_from", problem: "must be an integer")
+                    }
+                    retiredFrom = seconds
+                }
                 keys.append(
                     IssuerKey(
                         jwk: jwk, notBefore: keyItem["not_before"]?.integerValue,
-                        notAfter: keyItem["not_after"]?.integerValue))
+                        notAfter: keyItem["not_after"]?.integerValue,
+                        retiredFrom: retiredFrom, revoked: revoked))
             }
             issuers.append(
                 RegisteredIssuer(
@@ -239,6 +280,10 @@ public struct InMemoryIssuerRegistry: IssuerRegistry {
                                         if let notAfter = key.notAfter {
                                             members.append(("not_after", .integer(notAfter)))
                                         }
+                                        if let retiredFrom = key.retiredFrom {
+                                            members.append(("retired_from", .integer(retiredFrom)))
+                                        }
+                                        if key.revoked { members.append(("revoked", .bool(true))) }
                                         return .object(members)
                                     })
                             ),
@@ -464,6 +509,8 @@ public struct PresentationVerifier: Sendable {
         guard let key = issuer.keys.first(where: { $0.jwk.kid == kid }) else {
             throw .issuerKeyUnknown(issuer: iss, kid: kid)
         }
+        // A revoked key may be in anyone's hands: what it signed proves nothing, valid signature or not.
+        guard !key.revoked else { throw .issuerKeyRevoked(issuer: iss, kid: kid ?? "") }
         guard jwt.isValidSignature(with: key.jwk) else { throw .badIssuerSignature }
 
         // From here on the payload is the issuer's.
@@ -471,6 +518,9 @@ public struct PresentationVerifier: Sendable {
         guard let exp = claims["exp"]?.integerValue else { throw .malformed("exp must be an integer") }
         guard key.isValid(issuedAt: iat, now: now) else {
             throw .issuerKeyOutsideValidity(issuer: iss, kid: kid ?? "")
+        }
+        if let retiredFrom = key.retiredFrom, key.isRetired(forIssuedAt: iat) {
+            throw .issuerKeyRetired(issuer: iss, kid: kid ?? "", since: retiredFrom)
         }
         guard let vct = claims["vct"]?.stringValue else { throw .malformed("vct must be a string") }
         guard issuer.allowedVCTs.contains(vct) else { throw .vctNotAllowed(vct) }

@@ -36,7 +36,8 @@ public struct LedgerCredentialSources: IssuerRegistry, StatusListSource {
     }
 
     /// The current list published under `uri`: the stored token, verified with its issuer's registered keys (found
-    /// by the header `kid`, valid now), its `sub` equal to `uri`, not expired. Nil when absent or invalid.
+    /// by the header `kid`, valid now, not revoked, and if retired, retired only after the block that published the
+    /// token), its `sub` equal to `uri`, not expired. Nil when absent or invalid.
     public func statusList(uri: String) -> StatusList? {
         let entry: StatusListEntry?
         do {
@@ -56,9 +57,14 @@ public struct LedgerCredentialSources: IssuerRegistry, StatusListSource {
         }
         let issuer = Self.registeredIssuer(record, logger: logger)
         let now = clock()
+        // The ledger attests when the token was published: a key retired before then did not sign it legitimately.
+        let published = Int64(entry.timestamp / 1000)
         do {
             return try StatusListToken.verify(entry.token, expectedURI: uri, now: now) { kid in
-                issuer.keys.first { $0.jwk.kid == kid && $0.isValid(issuedAt: now, now: now) }?.jwk
+                issuer.keys.first {
+                    $0.jwk.kid == kid && $0.isValid(issuedAt: now, now: now) && !$0.revoked
+                        && !$0.isRetired(forIssuedAt: published)
+                }?.jwk
             }
         } catch {
             logger.warning(
@@ -84,7 +90,8 @@ public struct LedgerCredentialSources: IssuerRegistry, StatusListSource {
     }
 
     /// The library's form of a ledger issuer record: each key as a P-256 JWK with its `kid`, its window in seconds
-    /// intersected with the issuer's approval window, the allowed `vct` values and the delisting mark. A key whose
+    /// intersected with the issuer's approval window, its retirement (seconds, rounded down: a credential whose
+    /// `iat` is later is refused) and revocation, the allowed `vct` values and the delisting mark. A key whose
     /// coordinates are not a point on P-256 is left out (and logged).
     public static func registeredIssuer(_ record: IssuerRecord, logger: Logger? = nil) -> RegisteredIssuer {
         var keys: [IssuerKey] = []
@@ -102,7 +109,8 @@ public struct LedgerCredentialSources: IssuerRegistry, StatusListSource {
                 IssuerKey(
                     jwk: PublicJWK(key: .p256(publicKey), kid: key.keyID),
                     notBefore: Int64(notBefore / 1000 + (notBefore % 1000 == 0 ? 0 : 1)),
-                    notAfter: Int64(notAfter / 1000)))
+                    notAfter: Int64(notAfter / 1000), retiredFrom: key.retiredFrom.map { Int64($0 / 1000) },
+                    revoked: key.revokedAt != nil))
         }
         return RegisteredIssuer(
             identifier: record.identifier, keys: keys, allowedVCTs: Set(record.credentialTypes),

@@ -22,6 +22,8 @@ public struct TransactionKind: RawRepresentable, Hashable, Sendable, CustomStrin
     public static let governanceVote = TransactionKind(rawValue: 5)
     /// Publish a new version of a credential issuer's status list.
     public static let statusListPublish = TransactionKind(rawValue: 6)
+    /// Add, retire or revoke a credential issuer's signing keys.
+    public static let issuerKeys = TransactionKind(rawValue: 7)
 
     /// The name the API and logs use (`notarize`, `incident-report`), or `kind(N)` for a kind this build does not know.
     public var name: String {
@@ -32,6 +34,7 @@ public struct TransactionKind: RawRepresentable, Hashable, Sendable, CustomStrin
         case .governancePropose: return "governance-propose"
         case .governanceVote: return "governance-vote"
         case .statusListPublish: return "status-list-publish"
+        case .issuerKeys: return "issuer-keys"
         default: return "kind(\(rawValue))"
         }
     }

@@ -134,10 +134,18 @@ actor FakeNode: NodeService {
 
     func plugins() async throws(LedgerQueryError) -> CommittedRead<[PluginRecord]> { try read(ledger.plugins) }
 
-    func issuers() async throws(LedgerQueryError) -> CommittedRead<[IssuerRecord]> { try read([ledger.issuer]) }
+    /// When set, the issuer the node holds instead of the ledger fixture's.
+    var issuerRecord: IssuerRecord?
+
+    func setIssuerRecord(_ record: IssuerRecord?) { issuerRecord = record }
+
+    func issuers() async throws(LedgerQueryError) -> CommittedRead<[IssuerRecord]> {
+        try read([issuerRecord ?? ledger.issuer])
+    }
 
     func issuer(identifier: String) async throws(LedgerQueryError) -> CommittedRead<IssuerRecord?> {
-        try read(identifier == ledger.issuer.identifier ? ledger.issuer : nil)
+        let record = issuerRecord ?? ledger.issuer
+        return try read(identifier == record.identifier ? record : nil)
     }
 
     func regulators() async throws(LedgerQueryError) -> CommittedRead<[RegulatorRecord]> {
@@ -228,14 +236,30 @@ actor FakeNode: NodeService {
 
     func setVerifyResult(_ result: Result<AgeVerification, PresentationRefusal>) { verifyResult = result }
 
+    /// When set, requests and verifications go to this real store and verifier instead of the canned answers.
+    var credentials: (requests: PresentationRequestStore, verifier: PresentationVerifier)?
+
+    func setCredentials(requests: PresentationRequestStore, verifier: PresentationVerifier) {
+        credentials = (requests, verifier)
+    }
+
     func createPresentationRequest(audience: String?, over threshold: Int) async -> PresentationRequest {
-        PresentationRequest(
+        if let credentials {
+            return await credentials.requests.create(
+                audience: audience ?? "urn:ensure:verifier:test", threshold: threshold)
+        }
+        return PresentationRequest(
             nonce: Self.nonce, audience: audience ?? "urn:ensure:verifier:test", threshold: threshold,
             createdAt: 1_750_000_000, expiresAt: 1_750_000_300)
     }
 
     func verifyPresentation(nonce: String, presentation: String) async throws(PresentationRefusal) -> AgeVerification {
         verifications.append((nonce, presentation))
+        if let credentials {
+            let request = try await credentials.requests.consume(nonce: nonce)
+            return try credentials.verifier.verify(
+                presentation, request: request, now: await credentials.requests.now())
+        }
         return try verifyResult.get()
     }
 

@@ -28,7 +28,8 @@ private func send(
 /// Every refusal the library can give, one of each case.
 let everyRefusal: [PresentationRefusal] = [
     .malformed("x"), .unsupportedAlgorithm("HS256"), .badIssuerSignature, .unknownIssuer("i"), .delistedIssuer("i"),
-    .issuerKeyUnknown(issuer: "i", kid: "k"), .issuerKeyOutsideValidity(issuer: "i", kid: "k"), .vctNotAllowed("v"),
+    .issuerKeyUnknown(issuer: "i", kid: "k"), .issuerKeyOutsideValidity(issuer: "i", kid: "k"),
+    .issuerKeyRetired(issuer: "i", kid: "k", since: 1), .issuerKeyRevoked(issuer: "i", kid: "k"), .vctNotAllowed("v"),
     .revoked(index: 3, status: 1), .suspended(index: 3), .statusListUnavailable(uri: "u"), .expired(exp: 1),
     .notYetValid(2), .nonceUnknown, .nonceReused, .nonceExpired, .wrongAudience(expected: "a", found: "b"),
     .disclosureDigestMismatch(digest: "d"), .keyBindingMissing, .keyBindingSignatureInvalid, .sdHashMismatch,

@@ -212,6 +212,76 @@ struct VerifierTests {
         }
     }
 
+    @Test("a retired key: credentials issued up to the retirement verify, later ones are refused")
+    func keyRetired() throws {
+        let jwk = PublicJWK(key: .p256(fixture.issuerKey.publicKey), kid: CredentialFixture.kid)
+        // The fixture's credentials carry iat = the start of the UTC day of `now`.
+        let iat = CredentialFixture.now - CredentialFixture.now % 86_400
+        func verifier(retiredFrom: Int64) -> PresentationVerifier {
+            PresentationVerifier(
+                registry: InMemoryIssuerRegistry([
+                    RegisteredIssuer(
+                        identifier: CredentialFixture.issuerURL, keys: [IssuerKey(jwk: jwk, retiredFrom: retiredFrom)],
+                        allowedVCTs: [AgeProfile.defaultVCT])
+                ]), statusLists: fixture.statusSource)
+        }
+        #expect(refusal(try fixture.present(), verifier: verifier(retiredFrom: iat)) == nil)
+        #expect(
+            refusal(try fixture.present(), verifier: verifier(retiredFrom: iat - 1))
+                == .issuerKeyRetired(issuer: CredentialFixture.issuerURL, kid: CredentialFixture.kid, since: iat - 1))
+    }
+
+    @Test("a revoked key: everything it signed is refused, before its signature is even checked")
+    func keyRevoked() throws {
+        let jwk = PublicJWK(key: .p256(fixture.issuerKey.publicKey), kid: CredentialFixture.kid)
+        let verifier = PresentationVerifier(
+            registry: InMemoryIssuerRegistry([
+                RegisteredIssuer(
+                    identifier: CredentialFixture.issuerURL, keys: [IssuerKey(jwk: jwk, revoked: true)],
+                    allowedVCTs: [AgeProfile.defaultVCT])
+            ]), statusLists: fixture.statusSource)
+        #expect(
+            refusal(try fixture.present(), verifier: verifier)
+                == .issuerKeyRevoked(issuer: CredentialFixture.issuerURL, kid: CredentialFixture.kid))
+        // Not revoked, the same registry entry accepts it.
+        #expect(refusal(try fixture.present()) == nil)
+    }
+
+    @Test("an issuers file carries retirement and revocation, and refuses them in the wrong type")
+    func issuersFileMarks() throws {
+        let jwk = PublicJWK(key: .p256(fixture.issuerKey.publicKey), kid: CredentialFixture.kid)
+        let registry = InMemoryIssuerRegistry([
+            RegisteredIssuer(
+                identifier: CredentialFixture.issuerURL,
+                keys: [IssuerKey(jwk: jwk, retiredFrom: 1_700_000_000), IssuerKey(jwk: jwk, revoked: true)],
+                allowedVCTs: [AgeProfile.defaultVCT])
+        ])
+        let read = try InMemoryIssuerRegistry(json: registry.json)
+        let keys = try #require(read.issuer(CredentialFixture.issuerURL)?.keys)
+        #expect(keys.map(\.retiredFrom) == [1_700_000_000, nil])
+        #expect(keys.map(\.revoked) == [false, true])
+        for (member, value, path) in [
+            ("retired_from", JSONValue.string("soon"), "issuers[0].keys[0].retired_from"),
+            ("revoked", JSONValue.integer(1), "issuers[0].keys[0].revoked"),
+        ] {
+            let json = JSONValue.object([
+                (
+                    "issuers",
+                    .array([
+                        .object([
+                            ("iss", .string("i")), ("vct", .array([])),
+                            ("keys", .array([.object([("jwk", jwk.json), (member, value)])])),
+                        ])
+                    ])
+                )
+            ])
+            let problem = member == "revoked" ? "must be a boolean" : "must be an integer"
+            #expect(throws: CredentialFieldError(path: path, problem: problem)) {
+                try InMemoryIssuerRegistry(json: json)
+            }
+        }
+    }
+
     @Test("a vct the issuer is not approved for is refused")
     func vctNotAllowed() throws {
         let entry = fixture.registeredIssuer
@@ -381,6 +451,7 @@ struct VerifierTests {
         let all: [PresentationRefusal] = [
             .malformed(""), .unsupportedAlgorithm(""), .badIssuerSignature, .unknownIssuer(""), .delistedIssuer(""),
             .issuerKeyUnknown(issuer: "", kid: nil), .issuerKeyOutsideValidity(issuer: "", kid: ""),
+            .issuerKeyRetired(issuer: "", kid: "", since: 0), .issuerKeyRevoked(issuer: "", kid: ""),
             .vctNotAllowed(""), .revoked(index: 0, status: 1), .suspended(index: 0), .statusListUnavailable(uri: ""),
             .expired(exp: 0), .notYetValid(0), .nonceUnknown, .nonceReused, .nonceExpired,
             .wrongAudience(expected: "", found: ""), .disclosureDigestMismatch(digest: ""), .keyBindingMissing,

@@ -9,7 +9,9 @@ struct CredentialCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "credential",
         abstract: "Issue, verify and revoke SD-JWT VC age credentials (offline, with local files).",
-        subcommands: [IssuerKey.self, IssuerEntry.self, Issue.self, Verify.self, Revoke.self, PublishStatus.self]
+        subcommands: [
+            IssuerKey.self, IssuerEntry.self, Issue.self, Verify.self, Revoke.self, PublishStatus.self, RotateKey.self,
+        ]
     )
 
     /// `ensure credential issuer-key`: a new P-256 issuer key as a private JWK (mode 0600).

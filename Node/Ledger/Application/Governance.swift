@@ -108,6 +108,14 @@ extension GovernanceAction: CanonicalCodable {
             guard !record.delisted else {
                 throw .invalidValue(field: "\(field).issuer.delisted", reason: "a new issuer cannot be delisted")
             }
+            guard record.signingKeys.count <= RegistryLimits.issuerKeys else {
+                throw .invalidValue(
+                    field: "\(field).issuer.signingKeys", reason: "more than \(RegistryLimits.issuerKeys) keys")
+            }
+            guard !record.signingKeys.contains(where: { $0.hasLifecycleMark }) else {
+                throw .invalidValue(
+                    field: "\(field).issuer.signingKeys", reason: "a new issuer's keys cannot be retired or revoked")
+            }
             self = .addIssuer(record)
         case 7:
             self = .delistIssuer(

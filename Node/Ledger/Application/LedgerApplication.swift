@@ -161,7 +161,7 @@ public enum LedgerApplication {
         case (.organizationAdmin?, .incidentReport), (.plugin?, .incidentReport): return true
         case (.organizationAdmin?, .incidentUpdate): return true
         case (.organizationAdmin?, .governancePropose), (.organizationAdmin?, .governanceVote): return true
-        case (.issuer?, .statusListPublish): return true
+        case (.issuer?, .statusListPublish), (.issuer?, .issuerKeys): return true
         default: return false
         }
     }
@@ -392,6 +392,11 @@ public enum LedgerApplication {
             guard case .issuer(let identifier) = role else { throw .unauthorized("only issuers publish status lists") }
             try publish(payload, issuer: identifier, context: context, state: &state)
             return nil
+        case .issuerKeys:
+            let payload = try decodePayload(IssuerKeysPayload.self, tx)
+            guard case .issuer(let identifier) = role else { throw .unauthorized("only issuers change issuer keys") }
+            try updateIssuerKeys(payload, issuer: identifier, context: context, state: &state)
+            return nil
         default:
             throw .init("unknown-kind", "\(tx.kind) is not a transaction kind this ledger executes")
         }
@@ -413,6 +418,7 @@ public enum LedgerApplication {
             case .governancePropose: _ = try decodePayload(ProposePayload.self, tx)
             case .governanceVote: _ = try decodePayload(VotePayload.self, tx)
             case .statusListPublish: _ = try decodePayload(StatusListPayload.self, tx)
+            case .issuerKeys: _ = try decodePayload(IssuerKeysPayload.self, tx)
             default:
                 throw TransactionFailure("unknown-kind", "\(tx.kind) is not a transaction kind this ledger executes")
             }

@@ -7,8 +7,12 @@ public enum RegistryLimits {
     public static let nameBytes = 64
     /// Longest issuer identifier (an https URL, the `iss` of its credentials).
     public static let issuerIdentifierBytes = 256
-    /// Most signing keys an issuer has at once.
+    /// Most usable signing keys an issuer has at once (neither revoked, retired nor expired); also the most an
+    /// `add-issuer` proposal may name.
     public static let issuerKeys = 8
+    /// Most signing-key entries an issuer record holds: usable keys plus retired and revoked ones kept until they
+    /// expire, so that credentials signed before a retirement still verify and a revocation is reported as such.
+    public static let issuerKeyEntries = 16
     /// Longest key id.
     public static let keyIDBytes = 64
     /// Most credential types an issuer may issue.
@@ -194,8 +198,9 @@ extension PluginRecord: CanonicalCodable {
     }
 }
 
-/// One of an issuer's credential-signing keys: a P-256 public key (its JWK `x` and `y` coordinates) and when
-/// credentials signed with it are acceptable.
+/// One of an issuer's credential-signing keys: a P-256 public key (its JWK `x` and `y` coordinates), when
+/// credentials signed with it are acceptable, and where it is in its life: usable, retired (routine rotation) or
+/// revoked (compromise). Retirement and revocation are set by the issuer's `issuer-keys` transactions.
 public struct IssuerSigningKey: Hashable, Sendable {
     /// The JWK `kid` credentials name in their header.
     public var keyID: String
@@ -207,14 +212,61 @@ public struct IssuerSigningKey: Hashable, Sendable {
     public var notBefore: UInt64
     /// Milliseconds since 1970: the moment after which it may not.
     public var notAfter: UInt64
+    /// Milliseconds since 1970 from which the key is retired: a credential it signed whose `iat` is later is
+    /// refused; one issued at or before it stays acceptable until its own `exp` (within the key's window). Nil
+    /// while the key is not retired.
+    public var retiredFrom: UInt64?
+    /// Milliseconds since 1970: the time of the block that revoked the key. Everything signed with a revoked key
+    /// is refused. Nil while the key is not revoked.
+    public var revokedAt: UInt64?
 
     /// Creates a key; `x` and `y` must be 32 bytes each (the decoder and the governance rules check it).
-    public init(keyID: String, x: [UInt8], y: [UInt8], notBefore: UInt64, notAfter: UInt64) {
+    public init(
+        keyID: String, x: [UInt8], y: [UInt8], notBefore: UInt64, notAfter: UInt64, retiredFrom: UInt64? = nil,
+        revokedAt: UInt64? = nil
+    ) {
         self.keyID = keyID
         self.x = x
         self.y = y
         self.notBefore = notBefore
         self.notAfter = notAfter
+        self.retiredFrom = retiredFrom
+        self.revokedAt = revokedAt
+    }
+
+    /// Whether the key may still sign new credentials at `time` (milliseconds): not revoked, not retired by then,
+    /// and not past its `notAfter`.
+    public func isUsable(at time: UInt64) -> Bool {
+        revokedAt == nil && (retiredFrom.map { $0 > time } ?? true) && notAfter > time
+    }
+
+    /// Whether the key carries a retirement or a revocation.
+    public var hasLifecycleMark: Bool { retiredFrom != nil || revokedAt != nil }
+
+    /// Writes kid, x, y, notBefore and notAfter (the form `add-issuer` and `issuer-keys` add a key in).
+    func encodeBase(to writer: inout CanonicalWriter) {
+        writer.writeString(keyID)
+        writer.writeFixedBytes(x)
+        writer.writeFixedBytes(y)
+        writer.writeVarUInt(notBefore)
+        writer.writeVarUInt(notAfter)
+    }
+
+    /// Reads what ``encodeBase(to:)`` writes and checks it: a non-empty kid, `notBefore` ≤ `notAfter`.
+    static func decodeBase(from reader: inout CanonicalReader, field path: String) throws(CanonicalDecodingError)
+        -> IssuerSigningKey
+    {
+        let key = IssuerSigningKey(
+            keyID: try reader.readString(field: "\(path).keyID", maxBytes: RegistryLimits.keyIDBytes),
+            x: try reader.readFixedBytes(count: 32, field: "\(path).x"),
+            y: try reader.readFixedBytes(count: 32, field: "\(path).y"),
+            notBefore: try reader.readVarUInt(field: "\(path).notBefore"),
+            notAfter: try reader.readVarUInt(field: "\(path).notAfter"))
+        guard !key.keyID.isEmpty else { throw .invalidValue(field: "\(path).keyID", reason: "must not be empty") }
+        guard key.notBefore <= key.notAfter else {
+            throw .invalidValue(field: "\(path).notAfter", reason: "is before notBefore")
+        }
+        return key
     }
 }
 
@@ -254,29 +306,35 @@ public struct IssuerRecord: Hashable, Sendable {
     }
 }
 
+/// The canonical form of an issuer record. Its last byte was the `delisted` flag (0 or 1); bit 1 of that byte now
+/// says that a key-lifecycle section follows: for each signing key in order, a flags byte (bit 0 retired, bit 1
+/// revoked) and then `retiredFrom` and `revokedAt` for the bits set. A record whose keys carry no mark is written
+/// without the section, exactly as before, so existing records, proposals and state roots are unchanged; a section
+/// in which no key is marked is refused as non-canonical.
 extension IssuerRecord: CanonicalCodable {
     public static var maxEncodedSize: Int {
         let key = 1 + RegistryLimits.keyIDBytes + 64 + 20
         return 2 + RegistryLimits.issuerIdentifierBytes + 1 + GenesisOrganization.maxNameBytes + 32
-            + 1 + RegistryLimits.issuerKeys * key + 1 + RegistryLimits.issuerTypes * (2 + RegistryLimits.typeBytes)
-            + 21
+            + 1 + RegistryLimits.issuerKeyEntries * (key + 21) + 1 + RegistryLimits.issuerTypes
+            * (2 + RegistryLimits.typeBytes) + 21
     }
 
     public func encode(to writer: inout CanonicalWriter) {
         writer.writeString(identifier)
         writer.writeString(organization)
         writer.write(ledgerKey)
-        writer.writeArray(signingKeys) { w, key in
-            w.writeString(key.keyID)
-            w.writeFixedBytes(key.x)
-            w.writeFixedBytes(key.y)
-            w.writeVarUInt(key.notBefore)
-            w.writeVarUInt(key.notAfter)
-        }
+        writer.writeArray(signingKeys) { w, key in key.encodeBase(to: &w) }
         writer.writeArray(credentialTypes) { $0.writeString($1) }
         writer.writeVarUInt(validFrom)
         writer.writeVarUInt(validUntil)
-        writer.writeBool(delisted)
+        let marked = signingKeys.contains { $0.hasLifecycleMark }
+        writer.writeByte((delisted ? 1 : 0) | (marked ? 2 : 0))
+        guard marked else { return }
+        for key in signingKeys {
+            writer.writeByte((key.retiredFrom == nil ? 0 : 1) | (key.revokedAt == nil ? 0 : 2))
+            if let retiredFrom = key.retiredFrom { writer.writeVarUInt(retiredFrom) }
+            if let revokedAt = key.revokedAt { writer.writeVarUInt(revokedAt) }
+        }
     }
 
     public init(from reader: inout CanonicalReader, field: String) throws(CanonicalDecodingError) {
@@ -286,20 +344,9 @@ extension IssuerRecord: CanonicalCodable {
         }
         organization = try reader.readOrganizationName(field: "\(field).organization")
         ledgerKey = try reader.readPublicKey(field: "\(field).ledgerKey")
-        signingKeys = try reader.readArray(field: "\(field).signingKeys", maxCount: RegistryLimits.issuerKeys) {
+        signingKeys = try reader.readArray(field: "\(field).signingKeys", maxCount: RegistryLimits.issuerKeyEntries) {
             (r: inout CanonicalReader, i: Int) throws(CanonicalDecodingError) in
-            let path = "\(field).signingKeys[\(i)]"
-            let key = IssuerSigningKey(
-                keyID: try r.readString(field: "\(path).keyID", maxBytes: RegistryLimits.keyIDBytes),
-                x: try r.readFixedBytes(count: 32, field: "\(path).x"),
-                y: try r.readFixedBytes(count: 32, field: "\(path).y"),
-                notBefore: try r.readVarUInt(field: "\(path).notBefore"),
-                notAfter: try r.readVarUInt(field: "\(path).notAfter"))
-            guard !key.keyID.isEmpty else { throw .invalidValue(field: "\(path).keyID", reason: "must not be empty") }
-            guard key.notBefore <= key.notAfter else {
-                throw .invalidValue(field: "\(path).notAfter", reason: "is before notBefore")
-            }
-            return key
+            try IssuerSigningKey.decodeBase(from: &r, field: "\(field).signingKeys[\(i)]")
         }
         guard !signingKeys.isEmpty else {
             throw .invalidValue(field: "\(field).signingKeys", reason: "at least one key is required")
@@ -321,7 +368,21 @@ extension IssuerRecord: CanonicalCodable {
         guard validFrom <= validUntil else {
             throw .invalidValue(field: "\(field).validUntil", reason: "is before validFrom")
         }
-        delisted = try reader.readBool(field: "\(field).delisted")
+        let flags = try reader.readByte(field: "\(field).delisted")
+        guard flags & ~3 == 0 else { throw .invalidTag(field: "\(field).delisted", tag: UInt64(flags)) }
+        delisted = flags & 1 != 0
+        guard flags & 2 != 0 else { return }
+        for i in signingKeys.indices {
+            let path = "\(field).signingKeys[\(i)]"
+            let marks = try reader.readByte(field: "\(path).lifecycle")
+            guard marks & ~3 == 0 else { throw .invalidTag(field: "\(path).lifecycle", tag: UInt64(marks)) }
+            if marks & 1 != 0 { signingKeys[i].retiredFrom = try reader.readVarUInt(field: "\(path).retiredFrom") }
+            if marks & 2 != 0 { signingKeys[i].revokedAt = try reader.readVarUInt(field: "\(path).revokedAt") }
+        }
+        guard signingKeys.contains(where: { $0.hasLifecycleMark }) else {
+            throw .invalidValue(
+                field: "\(field).signingKeys", reason: "a lifecycle section must mark at least one key (non-canonical)")
+        }
     }
 }
 

@@ -30,6 +30,10 @@ public enum StateKeys {
     public static let pluginPrefix = Array("app/plugin/".utf8)
     /// `app/issuer/` ‖ identifier → ``IssuerRecord``.
     public static let issuerPrefix = Array("app/issuer/".utf8)
+    /// `app/issuerused/` ‖ identifier length (2 bytes, big-endian) ‖ identifier ‖ 0x01 ‖ kid, or ‖ 0x02 ‖ x ‖ y →
+    /// empty: a key id or P-256 key an issuer's record once held and dropped when it expired. Neither is ever
+    /// added again, so a retired kid is never reused and a revoked key never comes back under a new kid.
+    public static let issuerUsedPrefix = Array("app/issuerused/".utf8)
     /// `app/regulator/` ‖ key → ``RegulatorRecord``.
     public static let regulatorPrefix = Array("app/regulator/".utf8)
     /// `app/statuslist/` ‖ status list URI → ``StatusListEntry``: the latest version an issuer published.
@@ -114,6 +118,21 @@ public enum StateKeys {
     public static func plugin(_ key: Ed25519PublicKey) -> [UInt8] { pluginPrefix + key.bytes }
     /// The key of an issuer.
     public static func issuer(_ identifier: String) -> [UInt8] { issuerPrefix + Array(identifier.utf8) }
+    /// The marker of a key id `issuer` used once.
+    public static func issuerUsedKeyID(_ issuer: String, _ keyID: String) -> [UInt8] {
+        issuerUsed(issuer) + [1] + Array(keyID.utf8)
+    }
+    /// The marker of a P-256 key `issuer` used once.
+    public static func issuerUsedPoint(_ issuer: String, x: [UInt8], y: [UInt8]) -> [UInt8] {
+        issuerUsed(issuer) + [2] + x + y
+    }
+    private static func issuerUsed(_ issuer: String) -> [UInt8] {
+        let identifier = Array(issuer.utf8)
+        return issuerUsedPrefix + [
+            UInt8(truncatingIfNeeded: identifier.count >> 8), UInt8(truncatingIfNeeded: identifier.count),
+        ]
+            + identifier
+    }
     /// The key of a status list.
     public static func statusList(_ uri: String) -> [UInt8] { statusListPrefix + Array(uri.utf8) }
     /// The key of a regulator.
