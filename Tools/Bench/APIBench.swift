@@ -21,12 +21,15 @@ struct APIBench: AsyncParsableCommand {
             Pre-signs --transactions notarize transactions (--tx-bytes canonical bytes each) spread over distinct \
             signers, then submits them as raw canonical bytes (POST /v1/transactions, application/octet-stream) \
             over --connections keep-alive HTTP/1.1 connections per node with up to --pipeline requests in flight \
-            on each, every signer on one connection with at most one request in flight, as fast as the API answers. Without --testnet the node is a real ensure-node runtime (engine, \
-            peer transport, Hummingbird API) started in this process on a fresh one-validator home whose genesis has \
-            --signers organizations (only organization admins may notarize); its mempool limit is raised to \
-            --mempool-max so that admission, not the pool, is measured. The node verifies each signature on \
-            admission, on its actor (one core at a time), so the figure is printed as a ratio to one core's \
-            verification rate. The client shares the machine's cores with the node.
+            on each, every signer on one connection with at most one request in flight, as fast as the API \
+            answers. Without --testnet the node is a real ensure-node runtime (engine, peer transport, Hummingbird \
+            API) started in this process on a fresh home whose genesis has --signers organizations (only \
+            organization admins may notarize) and one validator. By default the node is an observer and the \
+            validator does not run, so nothing commits and admission alone is measured (the mempool limit is \
+            raised to --mempool-max so that it does not fill); --validator runs the validator itself, so that \
+            admissions compete with block commits on the engine. The node verifies each signature on admission, \
+            on its actor (one core at a time), so the figure is printed as a ratio to one core's verification \
+            rate. The client shares the machine's cores with the node.
             """
     )
 
