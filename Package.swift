@@ -119,8 +119,9 @@ let package = Package(
         .executableTarget(
             name: "ensure-bench",
             dependencies: [
-                "Codec", "EnsureCrypto", "Ledger", "Storage", "Consensus", "ConsensusSimulation", "Mempool",
-                "NodeConfig", "Credentials", .product(name: "Crypto", package: "swift-crypto"),
+                "API", "Codec", "EnsureCrypto", "Daemon", "Ledger", "Storage", "Consensus", "ConsensusSimulation",
+                "Mempool", "NodeConfig", "Credentials", .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -193,7 +194,7 @@ let package = Package(
         ),
         .testTarget(
             name: "ProcessTests",
-            dependencies: ["ensure", "ensure-node", "EnsureCrypto", "Ledger", "Codec"],
+            dependencies: ["ensure", "ensure-bench", "ensure-node", "EnsureCrypto", "Ledger", "Codec"],
             path: "Tests/ProcessTests"
         ),
         .testTarget(

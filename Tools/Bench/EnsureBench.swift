@@ -4,7 +4,7 @@ import ArgumentParser
 /// `swift run -c release ensure-bench <subcommand>`. Figures that have a bound on this machine are printed
 /// as a ratio to that bound, measured in the same run, because shared machines are noisy.
 @main
-struct EnsureBench: ParsableCommand {
+struct EnsureBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ensure-bench",
         abstract: "Benchmarks and long-running checks for Ensure (build with -c release).",
@@ -18,6 +18,8 @@ struct EnsureBench: ParsableCommand {
             ConsensusThroughputCommand.self,
             SimulateCommand.self,
             CredentialBench.self,
+            APIBench.self,
+            IncidentBench.self,
         ]
     )
 }
