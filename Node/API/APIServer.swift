@@ -65,6 +65,7 @@ public struct APIServer<Node: NodeService>: Sendable {
         router.add(middleware: ProblemMiddleware(logger: logger))
         let routes = Routes(node: node)
         router.get("/health") { _, _ in routes.health() }
+        router.get("/openapi.json") { _, _ in OpenAPIDocument.response() }
         router.get("/v1/status") { _, _ in await routes.status() }
         router.post("/v1/transactions") { request, context in try await routes.submit(request, context: context) }
         router.get("/v1/transactions/{id}") { _, context in try await routes.transaction(context.parameters.get("id")) }
