@@ -75,10 +75,14 @@ public struct APIServer<Node: NodeService>: Sendable {
         router.add(middleware: ProblemMiddleware(logger: logger))
         let routes = Routes(node: node)
         router.get("/health") { _, _ in routes.health() }
+        router.get("/openapi.json") { _, _ in OpenAPIDocument.response() }
         router.get("/v1/status") { _, _ in await routes.status() }
         router.post("/v1/transactions") { request, context in try await routes.submit(request, context: context) }
         router.get("/v1/transactions/{id}") { _, context in try await routes.transaction(context.parameters.get("id")) }
-        router.get("/v1/blocks/{height}") { _, context in try await routes.block(context.parameters.get("height")) }
+        router.get("/v1/blocks/{height}") { request, context in
+            try await routes.block(
+                context.parameters.get("height"), reader: accessMiddleware.optionalReader(request, context: context))
+        }
         router.get("/v1/notarizations/{digest}") { _, context in
             try await routes.notarization(context.parameters.get("digest"))
         }
@@ -139,7 +143,10 @@ struct Routes<Node: NodeService>: Sendable {
         return JSONBody.response(body)
     }
 
-    func block(_ parameter: String?) async throws(APIProblem) -> Response {
+    /// The certified header of a committed block; the canonical block too when `reader` proved a member's or
+    /// regulator's key. Credentials that are presented but do not prove such a key are refused before anything.
+    func block(_ parameter: String?, reader: ReaderAccess) async throws(APIProblem) -> Response {
+        if case .refused(let response) = reader { return response }
         let height: UInt64
         if parameter == "latest" {
             height = await node.status().height
@@ -151,7 +158,8 @@ struct Routes<Node: NodeService>: Sendable {
                 code: "unknown-block", status: .notFound, title: "Unknown block",
                 detail: "no committed block at height \(height)")
         }
-        return JSONBody.response(BlockBody(committed))
+        let isReader = if case .reader = reader { true } else { false }
+        return JSONBody.response(BlockBody(committed, includingBlock: isReader))
     }
 
     func notarization(_ parameter: String?) async throws(APIProblem) -> Response {

@@ -46,6 +46,28 @@ struct AccessMiddleware<Node: NodeService>: RouterMiddleware {
         return try await next(admitted.request, context)
     }
 
+    /// Authenticates a request to a public route that shows members and regulators more (a block's bytes):
+    /// without credentials it is anonymous; with credentials they must prove a key that may read, exactly as on
+    /// the protected routes, or the request is refused (401, 403, 503) rather than silently answered as anonymous.
+    func optionalReader(_ request: Request, context: Context) async -> ReaderAccess {
+        let presented =
+            request.headers[.authorization] != nil || request.headers[Self.signatureInputField] != nil
+            || request.headers[Self.signatureField] != nil
+        guard presented else { return .anonymous }
+        do {
+            let admitted = try await admit(request, context: context)
+            logger.debug(
+                "API access granted",
+                metadata: [
+                    "path": "\(request.uri.path.prefix(200))", "keyid": "\(admitted.key.hex)",
+                    "role": "\(admitted.role.rawValue)",
+                ])
+            return .reader(admitted.key, admitted.role)
+        } catch {
+            return .refused(refuse(error, request: request))
+        }
+    }
+
     private func refuse(_ refusal: Refusal, request: Request) -> Response {
         let problem: APIProblem
         let key: Ed25519PublicKey?
@@ -220,6 +242,16 @@ struct AccessMiddleware<Node: NodeService>: RouterMiddleware {
         request.body = RequestBody(buffer: buffer)
         return request
     }
+}
+
+/// Who asked, on a route that answers everyone but shows members and regulators more.
+enum ReaderAccess {
+    /// No credentials were presented.
+    case anonymous
+    /// The credentials proved a key that may read, with its role.
+    case reader(Ed25519PublicKey, AccessRole)
+    /// The credentials did not prove such a key: the refusal to answer with.
+    case refused(Response)
 }
 
 extension AuthFailure {

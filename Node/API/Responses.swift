@@ -66,7 +66,8 @@ struct TransactionStatusBody: Codable, Equatable {
     var reason: String?
 }
 
-/// `GET /v1/blocks/...`.
+/// `GET /v1/blocks/...`: the certified header of a committed block for everyone, and the whole canonical block
+/// (which holds every incident report's metadata) only for members and regulators (docs/api.md, "Access").
 struct BlockBody: Codable, Equatable {
     struct Certificate: Codable, Equatable {
         var round: UInt64
@@ -74,6 +75,7 @@ struct BlockBody: Codable, Equatable {
         var signers: [String]
     }
 
+    var chainID: String
     var height: UInt64
     var id: String
     var epoch: UInt64
@@ -87,13 +89,19 @@ struct BlockBody: Codable, Equatable {
     var incidentLogRoot: String
     var stateRoot: String
     var validatorSetHash: String
+    var nextValidatorSetHash: String?
     var transactions: [String]
     var certificate: Certificate
-    var block: String
+    /// Base64 of the canonical header: its tagged SHA-256 is `id`, which the certificate signs.
+    var headerBytes: String
     var certificateBytes: String
+    /// Base64 of the canonical block; absent unless the request proved a member's or regulator's key.
+    var block: String?
 
-    init(_ committed: CommittedBlock) {
+    /// The answer for `committed`; `includingBlock` adds the canonical block bytes.
+    init(_ committed: CommittedBlock, includingBlock: Bool) {
         let header = committed.block.header
+        chainID = header.chainID
         height = header.height
         id = committed.block.id.hex
         epoch = header.epoch
@@ -107,12 +115,14 @@ struct BlockBody: Codable, Equatable {
         incidentLogRoot = header.incidentLogRoot.hex
         stateRoot = header.stateRoot.hex
         validatorSetHash = header.validatorSetHash.hex
+        nextValidatorSetHash = header.nextValidatorSetHash?.hex
         transactions = committed.block.transactions.map(\.id.hex)
         certificate = Certificate(
             round: committed.certificate.round, blockID: committed.certificate.blockID.hex,
             signers: committed.certificate.signatures.map(\.signer.hex))
-        block = Base64.encode(committed.block.canonicalBytes)
+        headerBytes = Base64.encode(header.canonicalBytes)
         certificateBytes = Base64.encode(committed.certificate.canonicalBytes)
+        block = includingBlock ? Base64.encode(committed.block.canonicalBytes) : nil
     }
 }
 

@@ -54,7 +54,7 @@ struct APIReadRouteTests {
         }
     }
 
-    @Test("GET /v1/blocks/{height} describes the block and carries its canonical bytes and certificate")
+    @Test("GET /v1/blocks/{height} describes the block and, for a member, carries its canonical bytes and certificate")
     func blockAtHeight() async throws {
         let committed = fixture.blocks[1]
         try await makeApplication(FakeNode(fixture: fixture)).test(.router) { client in
@@ -63,9 +63,9 @@ struct APIReadRouteTests {
                 let document = try JSONDocument(response)
                 #expect(
                     document.keys == [
-                        "height", "id", "epoch", "round", "parentID", "proposer", "timestamp", "transactionRoot",
-                        "transactionCount", "incidentLogSize", "incidentLogRoot", "stateRoot", "validatorSetHash",
-                        "transactions", "certificate", "block", "certificateBytes",
+                        "chainID", "height", "id", "epoch", "round", "parentID", "proposer", "timestamp",
+                        "transactionRoot", "transactionCount", "incidentLogSize", "incidentLogRoot", "stateRoot",
+                        "validatorSetHash", "transactions", "certificate", "headerBytes", "block", "certificateBytes",
                     ])
                 let header = committed.block.header
                 #expect(document.integer("height") == 2)
