@@ -724,7 +724,7 @@ enum OpenAPIDocument {
                         "200",
                         [
                             "description": "the metrics",
-                            "content": ["text/plain; version=0.0.4": ["schema": ["type": "string"]]],
+                            "content": ["\(MetricsExposition.contentType)": ["schema": ["type": "string"]]],
                         ]
                     )
                 ]),

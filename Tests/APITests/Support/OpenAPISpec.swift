@@ -6,11 +6,6 @@ import HummingbirdTesting
 
 @testable import API
 
-/// Routes the document describes that another branch implements (the event streams and /metrics). The route
-/// test accepts them as documented-but-not-registered; delete this list when that branch is merged, and the
-/// test then requires the router to register them.
-let documentedOnOtherBranch: Set<String> = ["GET /v1/events/blocks", "GET /v1/events/incidents", "GET /metrics"]
-
 /// The router path Hummingbird reports for a documented template that OpenAPI cannot spell (a recursive
 /// wildcard), and back.
 let routerPathOfTemplate = ["/.well-known/jwt-vc-issuer/{issuerPath}": "/.well-known/jwt-vc-issuer/**"]
