@@ -109,6 +109,10 @@ struct IssuerBody: Codable, Equatable {
         var y: String
         var notBefore: UInt64
         var notAfter: UInt64
+        /// Set once the issuer retired the key (`issuer-keys`): credentials issued after it are refused.
+        var retiredFrom: UInt64?
+        /// Set once the issuer revoked the key: everything it signed is refused.
+        var revokedAt: UInt64?
     }
 
     var identifier: String
@@ -127,7 +131,7 @@ struct IssuerBody: Codable, Equatable {
         signingKeys = record.signingKeys.map {
             SigningKey(
                 kid: $0.keyID, kty: "EC", crv: "P-256", x: Base64.encodeURL($0.x), y: Base64.encodeURL($0.y),
-                notBefore: $0.notBefore, notAfter: $0.notAfter)
+                notBefore: $0.notBefore, notAfter: $0.notAfter, retiredFrom: $0.retiredFrom, revokedAt: $0.revokedAt)
         }
         credentialTypes = record.credentialTypes
         validFrom = record.validFrom

@@ -226,13 +226,21 @@ extension OpenAPIDocument {
                     "organization": organization,
                     "ledgerKey": hex("the key that signs the issuer's status-list transactions"),
                     "signingKeys": Schema.array(
-                        Schema.object([
-                            "kid": Schema.string("key id"), "kty": Schema.constant("EC"),
-                            "crv": Schema.constant("P-256"), "x": Schema.base64url("x coordinate"),
-                            "y": Schema.base64url("y coordinate"),
-                            "notBefore": Schema.uint64("valid from, ms since 1970"),
-                            "notAfter": Schema.uint64("valid until, ms since 1970"),
-                        ]), "P-256 public JWKs"),
+                        Schema.object(
+                            [
+                                "kid": Schema.string("key id"), "kty": Schema.constant("EC"),
+                                "crv": Schema.constant("P-256"), "x": Schema.base64url("x coordinate"),
+                                "y": Schema.base64url("y coordinate"),
+                                "notBefore": Schema.uint64("valid from, ms since 1970"),
+                                "notAfter": Schema.uint64("valid until, ms since 1970"),
+                            ],
+                            optional: [
+                                "retiredFrom": Schema.uint64(
+                                    "ms since 1970: retired by the issuer; credentials issued later are refused"),
+                                "revokedAt": Schema.uint64(
+                                    "ms since 1970 (block time): revoked by the issuer; everything it signed is refused"
+                                ),
+                            ]), "P-256 public JWKs"),
                     "credentialTypes": Schema.array(Schema.string("a vct"), "the credential types it may issue"),
                     "validFrom": Schema.uint64("ms since 1970"),
                     "validUntil": Schema.uint64("ms since 1970"),

@@ -190,6 +190,29 @@ struct LedgerRouteTests {
         }
     }
 
+    @Test("an issuer's keys show their retirement and revocation; unmarked keys carry neither")
+    func issuerKeyMarks() async throws {
+        var record = LedgerFixture().issuer
+        let base = record.signingKeys[0]
+        record.signingKeys = [
+            IssuerSigningKey(
+                keyID: "old", x: base.x, y: base.y, notBefore: base.notBefore, notAfter: base.notAfter,
+                retiredFrom: 1_700_000_000_000),
+            IssuerSigningKey(
+                keyID: "lost", x: base.y, y: base.x, notBefore: base.notBefore, notAfter: base.notAfter,
+                revokedAt: 1_700_000_100_000),
+            IssuerSigningKey(keyID: "new", x: base.x, y: base.x, notBefore: base.notBefore, notAfter: base.notAfter),
+        ]
+        let node = FakeNode()
+        await node.setIssuerRecord(record)
+        try await get("/v1/issuers/https%3A%2F%2Fissuer.example%2Fage", node: node) { response in
+            let keys = try body(IssuerAnswer.self, response).issuer.signingKeys
+            #expect(keys.map(\.kid) == ["old", "lost", "new"])
+            #expect(keys.map(\.retiredFrom) == [1_700_000_000_000, nil, nil])
+            #expect(keys.map(\.revokedAt) == [nil, 1_700_000_100_000, nil])
+        }
+    }
+
     @Test("an issuer is found by its percent-encoded identifier, and an unknown one is 404")
     func issuer() async throws {
         try await get("/v1/issuers/https%3A%2F%2Fissuer.example%2Fage") { response in
