@@ -251,7 +251,7 @@ public struct LedgerQueries: Sendable {
                 }
                 scanned += 1
                 lastKey = entry.key
-                if let summary = try summary(of: entry, in: view), Self.matches(summary, query) {
+                if let summary = try summary(of: entry, matching: query, in: view) {
                     found.append(summary)
                     if found.count == query.limit { break scan }
                 }
@@ -272,11 +272,25 @@ public struct LedgerQueries: Sendable {
         return IncidentPage(height: view.height, incidents: found, nextCursor: next)
     }
 
-    private func summary(of entry: LevelDBEntry, in view: View) throws(LedgerQueryError) -> IncidentSummary? {
+    /// The incident an index entry names, if it matches `query`. The filters its state answers (organization,
+    /// reporter, status) are checked before its report leaf is read, which halves the reads of entries they reject.
+    private func summary(of entry: LevelDBEntry, matching query: IncidentQuery, in view: View)
+        throws(LedgerQueryError) -> IncidentSummary?
+    {
         guard let state = try view.load(IncidentState.self, StateKeys.incidentPrefix + entry.value) else {
             throw .unavailable("incident index entry \(View.describe(entry.key)) names a missing incident")
         }
-        return IncidentSummary(state: state, record: try record(of: state, in: view).1)
+        guard Self.matches(state, query) else { return nil }
+        let summary = IncidentSummary(state: state, record: try record(of: state, in: view).1)
+        return Self.matches(summary, query) ? summary : nil
+    }
+
+    /// The filters an incident's state answers on its own.
+    static func matches(_ state: IncidentState, _ query: IncidentQuery) -> Bool {
+        if let organization = query.organization, state.organization != organization { return false }
+        if let reporter = query.reporter, state.reporter != reporter { return false }
+        if let status = query.status, state.status != status { return false }
+        return true
     }
 
     private func record(of state: IncidentState, in view: View) throws(LedgerQueryError) -> (
@@ -289,9 +303,7 @@ public struct LedgerQueries: Sendable {
     }
 
     static func matches(_ summary: IncidentSummary, _ query: IncidentQuery) -> Bool {
-        if let organization = query.organization, summary.state.organization != organization { return false }
-        if let reporter = query.reporter, summary.state.reporter != reporter { return false }
-        if let status = query.status, summary.state.status != status { return false }
+        guard matches(summary.state, query) else { return false }
         if let severity = query.severity, summary.record.severity != severity { return false }
         if let category = query.category, summary.record.category != category { return false }
         if let rsitClass = query.rsitClass, summary.record.category.prefix(while: { $0 != "/" }) != rsitClass {
