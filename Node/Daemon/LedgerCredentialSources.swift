@@ -31,8 +31,8 @@ public struct LedgerCredentialSources: IssuerRegistry, StatusListSource {
     /// The issuer registered under `identifier` as the verifier sees it, or nil when none is (or its record cannot
     /// be read).
     public func issuer(_ identifier: String) -> RegisteredIssuer? {
-        guard let record = loadIssuer(identifier) else { return nil }
-        return Self.registeredIssuer(record, logger: logger)
+        guard let (record, sponsored) = loadIssuer(identifier) else { return nil }
+        return Self.registeredIssuer(record, sponsored: sponsored, logger: logger)
     }
 
     /// The current list published under `uri`: the stored token, verified with its issuer's registered keys (found
@@ -50,20 +50,25 @@ public struct LedgerCredentialSources: IssuerRegistry, StatusListSource {
             logger.info("no status list published", metadata: ["uri": "\(uri)"])
             return nil
         }
-        guard let record = loadIssuer(entry.issuer) else {
+        guard let (record, sponsored) = loadIssuer(entry.issuer) else {
             logger.warning(
                 "status list issuer is not registered", metadata: ["uri": "\(uri)", "issuer": "\(entry.issuer)"])
             return nil
         }
-        let issuer = Self.registeredIssuer(record, logger: logger)
+        let issuer = Self.registeredIssuer(record, sponsored: sponsored, logger: logger)
         let now = clock()
-        // The ledger attests when the token was published: a key retired before then did not sign it legitimately.
-        let published = Int64(entry.timestamp / 1000)
         do {
             return try StatusListToken.verify(entry.token, expectedURI: uri, now: now) { kid in
-                issuer.keys.first {
-                    $0.jwk.kid == kid && $0.isValid(issuedAt: now, now: now) && !$0.revoked
-                        && !$0.isRetired(forIssuedAt: published)
+                guard let kid else { return nil }
+                // The ledger attests when the token was published (ms): a key retired before then did not sign it
+                // legitimately. Key ids are compared as bytes, as the ledger does.
+                let retiredBeforePublication = record.signingKeys.contains {
+                    $0.keyID.utf8.elementsEqual(kid.utf8) && ($0.retiredFrom.map { entry.timestamp > $0 } ?? false)
+                }
+                guard !retiredBeforePublication else { return nil }
+                return issuer.keys.first {
+                    ($0.jwk.kid?.utf8.elementsEqual(kid.utf8) ?? false) && $0.isValid(issuedAt: now, now: now)
+                        && !$0.revoked
                 }?.jwk
             }
         } catch {
@@ -80,9 +85,12 @@ public struct LedgerCredentialSources: IssuerRegistry, StatusListSource {
         return CommittedRead(height: view.height, value: try view.load(StatusListEntry.self, StateKeys.statusList(uri)))
     }
 
-    private func loadIssuer(_ identifier: String) -> IssuerRecord? {
+    /// The issuer's record and whether its sponsoring organization is still a member, from one snapshot.
+    private func loadIssuer(_ identifier: String) -> (record: IssuerRecord, sponsored: Bool)? {
         do {
-            return try queries.issuer(identifier: identifier).value
+            let view = try queries.view()
+            guard let record = try view.load(IssuerRecord.self, StateKeys.issuer(identifier)) else { return nil }
+            return (record, try view.get(StateKeys.organization(record.organization)) != nil)
         } catch {
             logger.warning("issuer record unreadable", metadata: ["issuer": "\(identifier)", "error": "\(error)"])
             return nil
@@ -92,8 +100,11 @@ public struct LedgerCredentialSources: IssuerRegistry, StatusListSource {
     /// The library's form of a ledger issuer record: each key as a P-256 JWK with its `kid`, its window in seconds
     /// intersected with the issuer's approval window, its retirement (seconds, rounded down: a credential whose
     /// `iat` is later is refused) and revocation, the allowed `vct` values and the delisting mark. A key whose
-    /// coordinates are not a point on P-256 is left out (and logged).
-    public static func registeredIssuer(_ record: IssuerRecord, logger: Logger? = nil) -> RegisteredIssuer {
+    /// coordinates are not a point on P-256 is left out (and logged). An issuer whose sponsoring organization is no
+    /// longer a member (`sponsored` false) counts as delisted: its approval ended with its sponsor's membership.
+    public static func registeredIssuer(_ record: IssuerRecord, sponsored: Bool = true, logger: Logger? = nil)
+        -> RegisteredIssuer
+    {
         var keys: [IssuerKey] = []
         for key in record.signingKeys {
             guard let publicKey = try? P256.Signing.PublicKey(rawRepresentation: key.x + key.y) else {
@@ -114,7 +125,7 @@ public struct LedgerCredentialSources: IssuerRegistry, StatusListSource {
         }
         return RegisteredIssuer(
             identifier: record.identifier, keys: keys, allowedVCTs: Set(record.credentialTypes),
-            delisted: record.delisted)
+            delisted: record.delisted || !sponsored)
     }
 }
 

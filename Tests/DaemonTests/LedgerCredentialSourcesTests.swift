@@ -183,6 +183,16 @@ struct LedgerCredentialSourcesTests {
         #expect(throws: PresentationRefusal.delistedIssuer(CredentialChain.identifier)) { try chain.verify(1) }
     }
 
+    @Test("an issuer whose sponsoring organization left counts as delisted; one still sponsored does not")
+    func orphanedIssuer() throws {
+        let chain = try CredentialChain()
+        let record = try #require(try chain.queries.issuer(identifier: CredentialChain.identifier).value)
+        #expect(!LedgerCredentialSources.registeredIssuer(record, sponsored: true).delisted)
+        #expect(LedgerCredentialSources.registeredIssuer(record, sponsored: false).delisted)
+        // Through the ledger: org-0 is a member, so its issuer is not delisted.
+        #expect(chain.sources.issuer(CredentialChain.identifier)?.delisted == false)
+    }
+
     @Test("a stored token signed by a key the issuer did not register is not used")
     func foreignSignature() throws {
         let chain = try CredentialChain()

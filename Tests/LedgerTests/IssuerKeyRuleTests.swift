@@ -82,13 +82,23 @@ struct IssuerKeyRuleTests {
     @Test("the operations of one transaction apply together: the only key is replaced and revoked at once")
     func replaceCompromised() throws {
         var issuer = try IssuerFixture()
-        // Alone, revoking the only key would leave the issuer without a usable key.
+        // Alone, retiring the only key would leave the issuer without a usable key.
         let before = try issuer.recordBytes
-        #expect(try issuer.run([.revoke(keyID: "k1")]) == "invalid-transition")
         #expect(try issuer.run([.retire(keyID: "k1", from: IssuerFixture.now)]) == "invalid-transition")
         #expect(try issuer.recordBytes == before)
         #expect(try issuer.run([.add(IssuerFixture.key("k2", seed: 3)), .revoke(keyID: "k1")]) == nil)
         #expect(try issuer.record?.signingKeys.map { $0.isUsable(at: IssuerFixture.now) } == [false, true])
+    }
+
+    @Test("a revocation is never blocked: revoking the only usable key succeeds and leaves the issuer keyless")
+    func revokeOnlyKey() throws {
+        var issuer = try IssuerFixture()
+        #expect(try issuer.run([.revoke(keyID: "k1")]) == nil)
+        #expect(try issuer.record?.signingKeys.map(\.revokedAt) == [IssuerFixture.now])
+        #expect(try issuer.record?.signingKeys.map { $0.isUsable(at: IssuerFixture.now) } == [false])
+        // With no usable key left, only an addition brings it back; another revocation of it is a transition error.
+        #expect(try issuer.run([.revoke(keyID: "k1")]) == "invalid-transition")
+        #expect(try issuer.run([.add(IssuerFixture.key("k2", seed: 3))]) == nil)
     }
 
     @Test("a retirement in the future leaves the key usable until then")
@@ -125,7 +135,7 @@ struct IssuerKeyRuleTests {
         #expect(try issuer.run([add]) == nil)
     }
 
-    @Test("a delisted issuer, and an issuer whose sponsor was removed, can no longer change keys")
+    @Test("a delisted issuer cannot change keys; one whose sponsor was removed can only revoke them")
     func delistedAndRemoved() throws {
         var delisted = try IssuerFixture()
         try delisted.app.pass(.delistIssuer(identifier: IssuerFixture.identifier))
@@ -138,8 +148,12 @@ struct IssuerKeyRuleTests {
         try orphan.app.pass(.removeOrganization(name: "org-1"))
         let before = try orphan.recordBytes
         #expect(try orphan.run([.add(IssuerFixture.key("k3", seed: 5))]) == "unauthorized")
-        #expect(try orphan.run([.revoke(keyID: "k2")]) == "unauthorized")
+        #expect(
+            try orphan.run([.add(IssuerFixture.key("k3", seed: 5)), .revoke(keyID: "k2")]) == "unauthorized")
         #expect(try orphan.recordBytes == before)
+        // A leaked key of an orphaned issuer must still be stoppable.
+        #expect(try orphan.run([.revoke(keyID: "k2")]) == nil)
+        #expect(try orphan.record?.signingKeys.first { $0.keyID == "k2" }?.revokedAt == IssuerFixture.now)
     }
 
     @Test("each refusal has its stable code and leaves the record as it was")

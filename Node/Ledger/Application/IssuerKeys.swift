@@ -109,7 +109,13 @@ extension LedgerApplication {
         else {
             throw .unauthorized("issuer \(identifier) is not registered or was delisted")
         }
-        guard try exists(StateKeys.organization(record.organization), in: state) else {
+        // A revocation is never blocked: not by a sponsor that left (its credentials must still be stoppable), not
+        // by leaving no usable key, not by the caps (revoking only marks entries).
+        let revokesOnly = payload.operations.allSatisfy {
+            if case .revoke = $0 { return true } else { return false }
+        }
+        let sponsored = try exists(StateKeys.organization(record.organization), in: state)
+        guard sponsored || revokesOnly else {
             throw .unauthorized(
                 "issuer \(identifier)'s sponsoring organization \(record.organization) is no longer a member")
         }
@@ -177,7 +183,7 @@ extension LedgerApplication {
             throw TransactionFailure("invalid-transition", "issuer \(identifier) would hold no signing key")
         }
         let usable = record.signingKeys.filter { $0.isUsable(at: now) }.count
-        guard usable > 0 || usableBefore == 0 else {
+        guard usable > 0 || usableBefore == 0 || revokesOnly else {
             throw TransactionFailure(
                 "invalid-transition",
                 "issuer \(identifier) would have no usable signing key; add one in the same transaction")
