@@ -159,7 +159,12 @@ struct Routes<Node: NodeService>: Sendable {
                 detail: "no committed block at height \(height)")
         }
         let isReader = if case .reader = reader { true } else { false }
-        return JSONBody.response(BlockBody(committed, includingBlock: isReader))
+        // The answer depends on who asks, and RFC 9421 signatures are not in `Authorization`: no shared cache may
+        // keep a member's answer (with the block) and hand it to anyone else.
+        var headers = HTTPFields()
+        headers[.cacheControl] = isReader ? "private, no-store" : "no-cache"
+        headers[.vary] = "Authorization, Signature, Signature-Input"
+        return JSONBody.response(BlockBody(committed, includingBlock: isReader), headers: headers)
     }
 
     func notarization(_ parameter: String?) async throws(APIProblem) -> Response {

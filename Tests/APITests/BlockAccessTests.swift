@@ -48,6 +48,8 @@ struct BlockAccessTests {
         #expect(
             try QuorumCertificate.decode(canonical: try Base64.decode(body.certificateBytes)) == committed.certificate)
         #expect(await node.roleQueries.isEmpty)
+        #expect(answer.headers[.cacheControl] == "no-cache")
+        #expect(answer.headers[.vary]?.contains("Signature") == true)
     }
 
     @Test("the block id is recomputable from the header bytes, and the certificate is over that id")
@@ -83,6 +85,8 @@ struct BlockAccessTests {
         let body = try JSONDecoder().decode(BlockBody.self, from: Data(answer.body))
         let bytes = try Base64.decode(try #require(body.block))
         #expect(try Block.decode(canonical: bytes) == fixture.blocks[1].block)
+        // A member's answer must never be served from a shared cache to someone else.
+        #expect(answer.headers[.cacheControl] == "private, no-store")
     }
 
     @Test("a member's bearer token gets the block bytes on /v1/blocks/latest too")

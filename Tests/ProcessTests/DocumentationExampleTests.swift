@@ -18,6 +18,8 @@ struct DocumentExample: Equatable {
     static let marker = "<!-- doctest -->"
 
     var steps: [Step]
+    /// Set when a marker was not directly followed by a console block: the 0-based line after the marker.
+    var misplacedMarkerLine: Int? = nil
 
     /// Every marked console block of `markdown`.
     static func parse(_ markdown: String) -> [DocumentExample] {
@@ -28,7 +30,11 @@ struct DocumentExample: Equatable {
             defer { index += 1 }
             guard lines[index].trimmingCharacters(in: .whitespaces) == marker else { continue }
             index += 1
-            guard index < lines.count, lines[index].hasPrefix("```console") else { continue }
+            // A marker that is not directly above a console block is a mistake, not a block to skip quietly.
+            guard index < lines.count, lines[index].hasPrefix("```console") else {
+                examples.append(DocumentExample(steps: [], misplacedMarkerLine: index))
+                continue
+            }
             var steps: [Step] = []
             index += 1
             while index < lines.count, !lines[index].hasPrefix("```") {
@@ -48,7 +54,7 @@ struct DocumentExample: Equatable {
                 }
                 index += 1
             }
-            examples.append(DocumentExample(steps: steps))
+            examples.append(DocumentExample(steps: steps, misplacedMarkerLine: nil))
         }
         return examples
     }
@@ -145,6 +151,12 @@ struct DocumentExampleParsingTests {
         #expect(DocumentExample.matches(pattern, line) == expected)
     }
 
+    @Test("a marker without a console block directly under it is reported, not skipped")
+    func misplacedMarker() {
+        let examples = DocumentExample.parse("\(DocumentExample.marker)\n\n```console\n$ true\n```\n")
+        #expect(examples.map(\.misplacedMarkerLine) == [1])
+    }
+
     @Test("expected lines must appear in their order")
     func order() {
         #expect(DocumentExample.firstMissing(["a", "c"], in: ["a", "b", "c"]) == nil)
@@ -172,6 +184,12 @@ struct DocumentationExampleTests {
                 contentsOf: Self.repositoryRoot.appendingPathComponent(document), encoding: .utf8)
             let found = DocumentExample.parse(text)
             #expect(!found.isEmpty, "\(document) has no \(DocumentExample.marker) console block")
+            for example in found {
+                if let line = example.misplacedMarkerLine {
+                    Issue.record("\(document):\(line) has \(DocumentExample.marker) without a console block under it")
+                }
+                #expect(example.misplacedMarkerLine != nil || !example.steps.isEmpty, "\(document): an empty example")
+            }
             examples += found.map { (document, $0) }
         }
 
