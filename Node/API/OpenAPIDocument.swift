@@ -686,8 +686,9 @@ enum OpenAPIDocument {
             Operation(
                 method: "get", path: "/v1/events/blocks", id: "streamBlocks", tag: "events",
                 summary: "Committed blocks as server-sent events",
-                description: "One `block` event per committed block, its data the anonymous block answer (the "
-                    + "certified header, no block bytes); the event id is the height.",
+                description: "One `block` event per committed block, in height order, its data the block's header "
+                    + "fields; the event id is the height. Replays from `from` or after `Last-Event-ID` (at most "
+                    + "10,000 blocks behind the tip), then follows commits; `: keep-alive` comments every 15 s.",
                 parameters: [
                     queryParameter(
                         "from", Schema.string(pattern: "^[0-9]{1,20}$", "a decimal height"),
@@ -695,14 +696,22 @@ enum OpenAPIDocument {
                     lastEventID,
                 ],
                 responses: [
-                    ("200", stream("block", "Block", "the event stream")),
-                    ("400", problem(400, ["invalid-filter"], "from does not parse")),
+                    ("200", stream("block", "BlockEvent", "the event stream")),
+                    (
+                        "400",
+                        problem(
+                            400, ["invalid-filter", "invalid-parameter", "replay-too-long"],
+                            "a parameter or Last-Event-ID does not parse, or the resume point is too far behind")
+                    ),
+                    ("503", problem(503, ["too-many-streams"], "every event-stream slot is taken, or the node stops")),
                 ]),
             Operation(
                 method: "get", path: "/v1/events/incidents", id: "streamIncidents", tag: "events",
                 summary: "Newly committed incidents matching a filter, as server-sent events",
-                description: "One `incident` event per matching incident report, its data shaped like one item "
-                    + "of GET /v1/incidents; the event id is the report's incident log leaf.",
+                description: "One `incident` event per incident log leaf (a report or an update) whose incident "
+                    + "matches the filters, its data shaped like one item of GET /v1/incidents as the incident stood "
+                    + "after that leaf; the event id is the leaf index. Streams close after 15 minutes; reconnect "
+                    + "with fresh credentials and Last-Event-ID.",
                 access: .members,
                 parameters: incidentFilters + [
                     queryParameter(
@@ -712,9 +721,19 @@ enum OpenAPIDocument {
                 ],
                 responses: [
                     ("200", stream("incident", "Incident", "the event stream")),
-                    ("400", problem(400, ["invalid-filter"], "a filter does not parse")),
+                    (
+                        "400",
+                        problem(
+                            400, ["invalid-filter", "invalid-parameter", "replay-too-long"],
+                            "a filter or Last-Event-ID does not parse, or the resume point is too far behind")
+                    ),
                     ("401", unauthenticated), ("403", forbidden),
-                    ("503", problem(503, ["access-busy", "state-unavailable"], "the node is busy or cannot read")),
+                    (
+                        "503",
+                        problem(
+                            503, ["access-busy", "state-unavailable", "too-many-streams"],
+                            "the node is busy, cannot read its state, or has no event-stream slot free")
+                    ),
                 ]),
             Operation(
                 method: "get", path: "/metrics", id: "getMetrics", tag: "node",

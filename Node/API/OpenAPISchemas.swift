@@ -61,6 +61,23 @@ extension OpenAPIDocument {
             ("Certificate", certificate),
             ("Block", block),
             (
+                "BlockEvent",
+                Schema.object(
+                    [
+                        "height": Schema.uint64("the block height (also the event id)"),
+                        "id": hex("the block id"), "epoch": Schema.uint64("the epoch"),
+                        "round": Schema.uint64("the consensus round"), "parentID": hex("the parent block id"),
+                        "proposer": hex("the proposing validator's key"),
+                        "timestamp": Schema.uint64("the block time, ms since 1970"),
+                        "transactionRoot": hex("RFC 9162 root over the transaction ids"),
+                        "transactionCount": Schema.uint64("transactions in the block"),
+                        "incidentLogSize": Schema.uint64("incident log size after the block"),
+                        "incidentLogRoot": hex("incident log root after the block"),
+                        "stateRoot": hex("the state root after the block"),
+                        "validatorSetHash": hex("the hash of the validator set that certified it"),
+                    ], description: "the data of one `block` event: the committed block's header fields")
+            ),
+            (
                 "Notarization",
                 Schema.object([
                     "digest": hex("the notarized SHA-256"),

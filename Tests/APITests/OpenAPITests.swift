@@ -327,6 +327,7 @@ struct OpenAPITests {
         exchanges += [
             .get("/metrics"), .get("/v1/events/blocks?from=x"), .get("/v1/events/blocks?color=red"),
             .get("/v1/events/incidents?severity=loud"), .get("/v1/events/incidents", access: AccessControl()),
+            .get("/v1/events/blocks", headers: [HTTPField.Name("Last-Event-ID")!: "not-a-number"]),
         ]
         // Every refusal of a presentation.
         for refusal in everyRefusal {
@@ -400,6 +401,19 @@ struct OpenAPITests {
         #expect(try spec.validator.errors(body, against: schema).isEmpty)
         let refusedShape = body.adding("accepted", .bool(false))
         #expect(try !spec.validator.errors(refusedShape, against: schema).isEmpty)
+    }
+
+    @Test("a block event's data validates against the document's x-ensure-events schema of the block stream")
+    func blockEventData() async throws {
+        let spec = try await OpenAPISpec.served()
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        let data = try JSONValue.parse(Array(try encoder.encode(BlockEventBody(Fixture().blocks[1].block))))
+        let schema = try #require(
+            spec.root["paths"]?["/v1/events/blocks"]?["get"]?["responses"]?["200"]?["content"]?[
+                "text/event-stream"]?["x-ensure-events"]?["block"]?["data"])
+        #expect(try spec.validator.errors(data, against: schema).isEmpty)
+        #expect(try !spec.validator.errors(data.adding("block", .string("AAEC")), against: schema).isEmpty)
     }
 
     // MARK: The validator can fail
