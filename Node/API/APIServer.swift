@@ -12,6 +12,9 @@ public struct APIRequestContext: RequestContext {
 
     /// Hummingbird's per-request storage.
     public var coreContext: CoreRequestContextStorage
+    /// The key a members-and-regulators route admitted (set by the access middleware), so a long-lived answer
+    /// such as an event stream can check again that the key still may read.
+    var readerKey: Ed25519PublicKey?
 
     /// Creates the context of one request.
     public init(source: ApplicationRequestContextSource) {

@@ -43,6 +43,8 @@ struct AccessMiddleware<Node: NodeService>: RouterMiddleware {
                 "path": "\(request.uri.path.prefix(200))", "keyid": "\(admitted.key.hex)",
                 "role": "\(admitted.role.rawValue)",
             ])
+        var context = context
+        context.readerKey = admitted.key
         return try await next(admitted.request, context)
     }
 

@@ -27,8 +27,8 @@ extension APIServer {
     func addEventRoutes(to router: Router<APIRequestContext>) {
         let routes = EventRoutes(node: node, settings: events)
         router.get("/v1/events/blocks") { request, _ in try await routes.blocks(request) }
-        router.group("/v1/events/incidents").add(middleware: accessMiddleware).get { request, _ in
-            try await routes.incidents(request)
+        router.group("/v1/events/incidents").add(middleware: accessMiddleware).get { request, context in
+            try await routes.incidents(request, reader: context.readerKey)
         }
     }
 }
@@ -146,7 +146,9 @@ struct EventRoutes<Node: NodeService>: Sendable {
 
     // MARK: Incidents
 
-    func incidents(_ request: Request) async throws(APIProblem) -> Response {
+    /// `reader` is the key the access middleware admitted; it is checked again at every commit, so a key that
+    /// governance removes loses the stream with the block that removes it.
+    func incidents(_ request: Request, reader: Ed25519PublicKey?) async throws(APIProblem) -> Response {
         let query = try QueryString(
             request, allowed: ["organization", "reporter", "plugin", "class", "type", "severity", "status", "from"])
         let filter = try LedgerRoutes<Node>.incidentFilters(query)
@@ -172,6 +174,9 @@ struct EventRoutes<Node: NodeService>: Sendable {
                 try await Self.run(
                     subscription, settings: settings, lifetime: settings.incidentStreamLifetime, writer: &writer
                 ) { (writer, tip) async throws(StreamEnd) in
+                    if tip != nil, let reader, AccessRole(await node.role(of: reader)) == nil {
+                        throw .accessRevoked
+                    }
                     try await stream.send(below: tip?.incidentLogSize, to: &writer)
                 }
             })
@@ -221,6 +226,8 @@ struct EventRoutes<Node: NodeService>: Sendable {
             throw error
         } catch .unavailable {
             reason = "closed: the node could not read its committed state; reconnect with Last-Event-ID to resume"
+        } catch .accessRevoked {
+            reason = "closed: the key this stream was opened with may no longer read incidents"
         }
         try await writer.write(ByteBuffer(string: ServerSentEvent.comment(reason)))
         try await writer.finish(nil)
@@ -251,6 +258,8 @@ struct EventRoutes<Node: NodeService>: Sendable {
 enum StreamEnd: Error {
     case clientGone(any Error)
     case unavailable(LedgerQueryError)
+    /// The key the stream was opened with lost its right to read (governance removed it).
+    case accessRevoked
 
     /// Writes `text`, turning a failed write into ``clientGone(_:)``.
     static func writing(_ text: String, to writer: inout any ResponseBodyWriter) async throws(StreamEnd) {

@@ -144,6 +144,27 @@ struct IncidentStreamTests {
         #expect(try parsed.decode(IncidentBody.self).first?.status == "acknowledged")
     }
 
+    @Test("a key removed while its stream is open loses the stream at the next commit; a kept key does not")
+    func accessRevokedMidStream() async throws {
+        let (updated, _) = await nodeWithUpdate()
+        let fixture = Fixture()
+        for removed in [false, true] {
+            let live = FakeNode()
+            let admin = live.ledger.admin.publicKey
+            let (_, _, body) = try await stream("/v1/events/incidents", node: live) {
+                if removed { await live.setRole(nil, of: admin) }
+                await live.append(leaf: await updated.laterLeaves[0])
+                await live.setDetail(
+                    try #require(try await updated.incident(organization: "shop-a", id: "inc-0").value))
+                live.commitFeed.publish(notice(laterBlock(fixture, height: 13, incidentLogSize: 6)))
+                live.commitFeed.close()
+            }
+            let parsed = try ParsedStream(body)
+            #expect(parsed.events.map(\.id) == (removed ? [] : [5]), "removed: \(removed)")
+            #expect(body.contains("may no longer read incidents") == removed, "removed: \(removed)")
+        }
+    }
+
     @Test("members and regulators may follow incidents; strangers get 401, other roles 403")
     func access() async throws {
         let ledger = LedgerFixture()
