@@ -130,6 +130,9 @@ public final class CommitFeed: Sendable {
     }
 
     /// Opens a subscription, or answers nil when ``subscriberLimit`` subscribers are open or the feed is closed.
+    /// Whether a ``subscribe()`` now would find a free slot (it may still not, if others subscribe meanwhile).
+    public var hasRoom: Bool { state.withLockedValue { !$0.closed && $0.subscribers.count < subscriberLimit } }
+
     public func subscribe() -> CommitSubscription? {
         let (stream, continuation) = AsyncStream.makeStream(
             of: CommitSignal.self, bufferingPolicy: .bufferingOldest(bufferCapacity))

@@ -131,12 +131,16 @@ struct EventRoutes<Node: NodeService>: Sendable {
             throw .replayTooLong(
                 "from", behind: tip - start + 1, limit: settings.maxReplay, page: "GET /v1/blocks/{height}")
         }
-        guard let subscription = node.commitFeed.subscribe() else { throw .streamsBusy }
+        guard node.commitFeed.hasRoom else { throw .streamsBusy }
         let node = self.node
         let settings = self.settings
         return Response(
             status: .ok, headers: Self.streamHeaders,
             body: ResponseBody { writer in
+                // Subscribed only once the body runs: a client that leaves before then holds no slot.
+                guard let subscription = node.commitFeed.subscribe() else {
+                    return try await Self.refuse(&writer)
+                }
                 var stream = BlockStream(node: node, next: start)
                 try await Self.run(subscription, settings: settings, lifetime: nil, writer: &writer) {
                     (writer, tip) async throws(StreamEnd) in try await stream.send(through: tip?.height, to: &writer)
@@ -164,12 +168,15 @@ struct EventRoutes<Node: NodeService>: Sendable {
                 "from", behind: size - start, limit: settings.maxReplay,
                 page: "GET /v1/incidents or /v1/incident-log/leaves/{index}")
         }
-        guard let subscription = node.commitFeed.subscribe() else { throw .streamsBusy }
+        guard node.commitFeed.hasRoom else { throw .streamsBusy }
         let node = self.node
         let settings = self.settings
         return Response(
             status: .ok, headers: Self.streamHeaders,
             body: ResponseBody { writer in
+                guard let subscription = node.commitFeed.subscribe() else {
+                    return try await Self.refuse(&writer)
+                }
                 var stream = IncidentStream(node: node, filter: filter, next: start)
                 try await Self.run(
                     subscription, settings: settings, lifetime: settings.incidentStreamLifetime, writer: &writer
@@ -183,6 +190,14 @@ struct EventRoutes<Node: NodeService>: Sendable {
     }
 
     // MARK: The loop
+
+    /// Ends a stream that lost the race for the last slot (or met the node stopping) between the handler's check
+    /// and its body: one comment saying so.
+    static func refuse(_ writer: inout any ResponseBodyWriter) async throws {
+        try await writer.write(
+            ByteBuffer(string: ServerSentEvent.comment("closed: no event-stream slot is free now; retry later")))
+        try await writer.finish(nil)
+    }
 
     /// Sends what is already committed, then follows `subscription` until the client leaves, the feed closes the
     /// subscription (the client fell behind or the node is stopping), or `lifetime` passes. `send` writes the

@@ -259,6 +259,19 @@ struct EventStreamTests {
         }
     }
 
+    @Test("a stream takes its slot only when its body runs: answers never sent (the client left) hold none")
+    func slotOnlyWhileBodyRuns() async throws {
+        let fixture = Fixture()
+        let node = FakeNode(fixture: fixture, feed: CommitFeed(tip: fixture.blocks[1].block.header, subscriberLimit: 1))
+        let routes = EventRoutes(node: node, settings: EventStreamSettings())
+        let request = Request(
+            head: HTTPRequest(method: .get, scheme: "http", authority: "127.0.0.1", path: "/v1/events/blocks"),
+            body: RequestBody(buffer: ByteBuffer()))
+        for _ in 0..<3 { _ = try await routes.blocks(request) }
+        #expect(node.commitFeed.subscriberCount == 0)
+        #expect(node.commitFeed.hasRoom)
+    }
+
     @Test("an idle stream sends keep-alive comments")
     func heartbeat() async throws {
         var settings = EventStreamSettings()
