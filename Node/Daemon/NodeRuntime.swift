@@ -153,18 +153,21 @@ public struct NodeRuntime: Sendable {
             nodeLogger.info("API listening", metadata: ["port": "\(port)"])
         }
         let engineService = EngineService(engine: engine, transport: transport, logger: nodeLogger)
-        let group = ServiceGroup(
-            configuration: ServiceGroupConfiguration(
-                services: [
-                    .init(service: engineService, successTerminationBehavior: .gracefullyShutdownGroup),
-                    .init(service: api, successTerminationBehavior: .gracefullyShutdownGroup),
-                    // Last, so shut down first: open event streams end before the API waits for its requests.
-                    .init(
-                        service: EventStreamCloser(feed: engine.commitFeed),
-                        successTerminationBehavior: .gracefullyShutdownGroup),
-                ],
-                gracefulShutdownSignals: [.sigterm, .sigint],
-                logger: nodeLogger))
+        var groupConfiguration = ServiceGroupConfiguration(
+            services: [
+                .init(service: engineService, successTerminationBehavior: .gracefullyShutdownGroup),
+                .init(service: api, successTerminationBehavior: .gracefullyShutdownGroup),
+                // Last, so shut down first: open event streams end before the API waits for its requests.
+                .init(
+                    service: EventStreamCloser(feed: engine.commitFeed),
+                    successTerminationBehavior: .gracefullyShutdownGroup),
+            ],
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: nodeLogger)
+        // A client that stops reading can hold a request (an event stream's write) open for ever; after 30 s the
+        // shutdown cancels what is left instead of waiting. Committed blocks are already synced, so nothing is lost.
+        groupConfiguration.maximumGracefulShutdownDuration = .seconds(30)
+        let group = ServiceGroup(configuration: groupConfiguration)
         try await group.run()
         nodeLogger.info("node stopped")
     }
