@@ -30,11 +30,12 @@ func nodeWithUpdate() async -> (FakeNode, LedgerFixture) {
     return (node, ledger)
 }
 
-/// Bearer-token headers for `key` with `role`, registered in `access`.
+/// Bearer-token headers for `key` with `role`, registered in `access`, valid for an hour (a loaded CI machine can
+/// stall a test for more than a minute between issuing the token and using it).
 func bearer(_ key: Ed25519PublicKey, role: KeyRole, access: AccessControl, seed: UInt8) async -> HTTPFields {
     let token = [UInt8](repeating: seed, count: 32)
     _ = await access.store.addToken(
-        SHA256.hash(token), grant: TokenGrant(key: key, role: role, expiresAt: access.clock() + 60_000),
+        SHA256.hash(token), grant: TokenGrant(key: key, role: role, expiresAt: access.clock() + 3_600_000),
         now: access.clock())
     var headers = HTTPFields()
     headers[.authorization] = "Bearer " + Base64.encodeURL(token)

@@ -154,8 +154,7 @@ final class LocalNetwork: @unchecked Sendable {
         directory =
             FileManager.default.temporaryDirectory.appendingPathComponent("ensure-net-\(UUID().uuidString)")
             .path
-        // Spread concurrent runs over the port space; each node takes two ports.
-        let basePort = 20_000 + Int(getpid() % 1_500) * 24 + Int.random(in: 0..<12)
+        let basePort = Self.nextBasePort()
         let ensure = try Executables.locate("ensure")
         let process = Process()
         process.executableURL = ensure
@@ -189,6 +188,19 @@ final class LocalNetwork: @unchecked Sendable {
             LocalNode(name: $0.name, home: $0.home, apiAddress: $0.apiAddress, isValidator: $0.validator)
         }
         adminKeys = try summary.organizations.map { try KeyFile.read(from: $0.adminKeyFile).privateKey }
+    }
+
+    private static let portLock = NSLock()
+    nonisolated(unsafe) private static var networksCreated = 0
+
+    /// A block of 24 ports (12 nodes, two ports each) that no other network of this process uses at the same time:
+    /// suites run in parallel, so two networks of one test process must never draw overlapping ports. Processes
+    /// are spread by pid; a process cycles through 4 blocks.
+    static func nextBasePort() -> Int {
+        portLock.lock()
+        defer { portLock.unlock() }
+        networksCreated += 1
+        return 20_000 + Int(getpid() % 400) * 96 + ((networksCreated - 1) % 4) * 24
     }
 
     deinit {
