@@ -237,7 +237,9 @@ struct EngineNetworkTests {
         }
         let before = await cluster.engine(3).status().height
         try await cluster.restart(3)
-        #expect(await cluster.engine(3).status().height == before)
+        // The others keep committing until engine 3 stops, so it may have committed more after `before` was read;
+        // what restart must never do is lose a committed block.
+        #expect(await cluster.engine(3).status().height >= before)
         guard case .committed = await cluster.engine(3).transactionStatus(tx.id) else {
             Issue.record("the committed transaction is gone after restart")
             return
