@@ -15,10 +15,13 @@ public struct APIRequestContext: RequestContext {
     /// The key a members-and-regulators route admitted (set by the access middleware), so a long-lived answer
     /// such as an event stream can check again that the key still may read.
     var readerKey: Ed25519PublicKey?
+    /// The request's connection, which an event stream closes when its client stops reading.
+    let channel: any Channel
 
     /// Creates the context of one request.
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
+        channel = source.channel
     }
 
     /// Bodies stop being read past ``maxBodyBytes``.

@@ -68,15 +68,26 @@ public struct CommitCounters: Sendable, Equatable {
 /// The engine calls ``publish(_:)`` after each block is durably committed; it never waits. Each subscriber has a
 /// bounded buffer of signals: one that falls ``bufferCapacity`` signals behind is closed (its stream finishes and
 /// ``CommitSubscription/end()`` reports it lagged), so a slow client costs at most that much memory and resumes
-/// by event id. At most ``subscriberLimit`` subscribers exist at once.
+/// by event id. At most ``subscriberLimit`` subscribers exist at once, and at most ``anonymousLimit`` of them
+/// for anonymous clients, so anonymous streams can never take the slots of members' and regulators' streams.
 public final class CommitFeed: Sendable {
     /// The default most concurrent subscribers.
     public static let defaultSubscriberLimit = 256
     /// The default signals a subscriber may have waiting.
     public static let defaultBufferCapacity = 256
 
-    /// The most concurrent subscribers; ``subscribe()`` refuses more.
+    /// Who a subscription serves, which decides the slots it may take.
+    public enum Pool: Sendable, Equatable {
+        /// A stream anyone may open (the block stream): at most ``anonymousLimit`` of them.
+        case anonymous
+        /// A stream behind access control (the incident stream): any free slot.
+        case authenticated
+    }
+
+    /// The most concurrent subscribers; ``subscribe(_:)`` refuses more.
     public let subscriberLimit: Int
+    /// The most concurrent ``Pool/anonymous`` subscribers: half of ``subscriberLimit`` unless told otherwise.
+    public let anonymousLimit: Int
     /// The signals one subscriber may have waiting before it is closed.
     public let bufferCapacity: Int
 
@@ -85,8 +96,19 @@ public final class CommitFeed: Sendable {
         var counters = CommitCounters()
         var nextID: UInt64 = 0
         var subscribers: [UInt64: AsyncStream<CommitSignal>.Continuation] = [:]
+        var anonymous: Set<UInt64> = []
         var lagged: Set<UInt64> = []
         var closed = false
+
+        mutating func drop(_ id: UInt64) -> AsyncStream<CommitSignal>.Continuation? {
+            anonymous.remove(id)
+            return subscribers.removeValue(forKey: id)
+        }
+
+        func hasRoom(_ pool: Pool, total: Int, anonymousLimit: Int) -> Bool {
+            guard !closed, subscribers.count < total else { return false }
+            return pool == .authenticated || anonymous.count < anonymousLimit
+        }
     }
 
     private let state: NIOLockedValueBox<State>
@@ -94,9 +116,10 @@ public final class CommitFeed: Sendable {
     /// Creates a feed whose tip is `tip` (the committed header when the node starts).
     public init(
         tip: BlockHeader? = nil, subscriberLimit: Int = CommitFeed.defaultSubscriberLimit,
-        bufferCapacity: Int = CommitFeed.defaultBufferCapacity
+        anonymousLimit: Int? = nil, bufferCapacity: Int = CommitFeed.defaultBufferCapacity
     ) {
         self.subscriberLimit = max(0, subscriberLimit)
+        self.anonymousLimit = min(self.subscriberLimit, max(0, anonymousLimit ?? subscriberLimit / 2))
         self.bufferCapacity = max(1, bufferCapacity)
         state = NIOLockedValueBox(State(tip: tip))
     }
@@ -110,6 +133,9 @@ public final class CommitFeed: Sendable {
     /// How many subscribers are open.
     public var subscriberCount: Int { state.withLockedValue { $0.subscribers.count } }
 
+    /// How many ``Pool/anonymous`` subscribers are open.
+    public var anonymousSubscriberCount: Int { state.withLockedValue { $0.anonymous.count } }
+
     /// Records a committed block and signals every subscriber; a subscriber whose buffer is full is closed.
     public func publish(_ notice: CommitNotice) {
         // Finishing a stream runs its termination handler, which takes the lock again: finish outside it.
@@ -119,7 +145,7 @@ public final class CommitFeed: Sendable {
             var behind: [AsyncStream<CommitSignal>.Continuation] = []
             for (id, continuation) in state.subscribers {
                 if case .dropped = continuation.yield(.committed(notice.header)) {
-                    state.subscribers[id] = nil
+                    _ = state.drop(id)
                     state.lagged.insert(id)
                     behind.append(continuation)
                 }
@@ -129,17 +155,22 @@ public final class CommitFeed: Sendable {
         for continuation in behind { continuation.finish() }
     }
 
-    /// Opens a subscription, or answers nil when ``subscriberLimit`` subscribers are open or the feed is closed.
-    /// Whether a ``subscribe()`` now would find a free slot (it may still not, if others subscribe meanwhile).
-    public var hasRoom: Bool { state.withLockedValue { !$0.closed && $0.subscribers.count < subscriberLimit } }
+    /// Whether a ``subscribe(_:)`` in `pool` now would find a free slot (it may still not, if others subscribe
+    /// meanwhile).
+    public func hasRoom(_ pool: Pool = .authenticated) -> Bool {
+        state.withLockedValue { $0.hasRoom(pool, total: subscriberLimit, anonymousLimit: anonymousLimit) }
+    }
 
-    public func subscribe() -> CommitSubscription? {
+    /// Opens a subscription in `pool`, or answers nil when the feed is closed, ``subscriberLimit`` subscribers are
+    /// open, or (for an anonymous one) ``anonymousLimit`` anonymous subscribers are.
+    public func subscribe(_ pool: Pool = .authenticated) -> CommitSubscription? {
         let (stream, continuation) = AsyncStream.makeStream(
             of: CommitSignal.self, bufferingPolicy: .bufferingOldest(bufferCapacity))
         let id: UInt64? = state.withLockedValue { state in
-            guard !state.closed, state.subscribers.count < subscriberLimit else { return nil }
+            guard state.hasRoom(pool, total: subscriberLimit, anonymousLimit: anonymousLimit) else { return nil }
             state.nextID += 1
             state.subscribers[state.nextID] = continuation
+            if pool == .anonymous { state.anonymous.insert(state.nextID) }
             return state.nextID
         }
         guard let id else {
@@ -156,7 +187,7 @@ public final class CommitFeed: Sendable {
             guard let continuation = state.subscribers[id],
                 case .dropped = continuation.yield(.heartbeat)
             else { return nil }
-            state.subscribers[id] = nil
+            _ = state.drop(id)
             state.lagged.insert(id)
             return continuation
         }
@@ -169,6 +200,7 @@ public final class CommitFeed: Sendable {
             state.closed = true
             let all = Array(state.subscribers.values)
             state.subscribers = [:]
+            state.anonymous = []
             return all
         }
         for continuation in continuations { continuation.finish() }
@@ -176,14 +208,17 @@ public final class CommitFeed: Sendable {
 
     /// Forgets subscriber `id` (its stream terminated).
     private func forget(_ id: UInt64) {
-        _ = state.withLockedValue { $0.subscribers.removeValue(forKey: id) }
+        _ = state.withLockedValue { $0.drop(id) }
     }
+
+    /// Whether subscriber `id` was closed for falling behind (and has not ended yet).
+    func fellBehind(_ id: UInt64) -> Bool { state.withLockedValue { $0.lagged.contains(id) } }
 
     /// Ends subscriber `id`; answers whether it had been closed for falling behind.
     @discardableResult
     func remove(_ id: UInt64) -> Bool {
         let (continuation, lagged) = state.withLockedValue { state in
-            (state.subscribers.removeValue(forKey: id), state.lagged.remove(id) != nil)
+            (state.drop(id), state.lagged.remove(id) != nil)
         }
         continuation?.finish()
         return lagged
@@ -200,6 +235,10 @@ public struct CommitSubscription: Sendable {
 
     /// Asks the feed for a heartbeat signal in this subscriber's buffer.
     public func heartbeat() { feed.heartbeat(id) }
+
+    /// Whether the feed closed this subscriber for falling behind. Its slot is free then, so a stream that sends
+    /// many events (a replay) checks this and stops: a stream without a slot must not go on working.
+    public var fellBehind: Bool { feed.fellBehind(id) }
 
     /// Leaves the feed; answers whether the feed had closed this subscriber for falling behind.
     @discardableResult

@@ -4,20 +4,29 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import Ledger
+import NIOConcurrencyHelpers
 import NIOCore
 
 /// Limits and timing of the server-sent event streams (docs/api.md, "Event streams").
 public struct EventStreamSettings: Sendable {
     /// How often an idle stream sends a `: keep-alive` comment line.
     public var heartbeatInterval: Duration = .seconds(15)
-    /// The most blocks or incident-log leaves a stream replays before it goes live; a client further behind is
-    /// refused with 400 and pages `/v1/blocks` or `/v1/incident-log/leaves` instead.
+    /// The most incident-log leaves an incident stream (members and regulators) replays before it goes live; a
+    /// client further behind is refused with 400 and pages `/v1/incidents` or `/v1/incident-log/leaves` instead.
     public var maxReplay: UInt64 = 10_000
+    /// The most blocks the public block stream replays before it goes live: anyone may open it, so it is a tenth
+    /// of ``maxReplay``; a client further behind pages `/v1/blocks/{height}`.
+    public var maxBlockReplay: UInt64 = 1_000
+    /// How long one write of a stream may wait for the client to read. A client that stops reading fills its
+    /// socket's buffers and then every write waits; past this, the node closes the connection and frees the
+    /// stream's task, its slot and its buffers.
+    public var writeTimeout: Duration = .seconds(30)
     /// How long an incident stream stays open: its credentials were checked when it opened, so it closes when a
     /// bearer token would have expired and the client reconnects (with `Last-Event-ID`) under fresh credentials.
     public var incidentStreamLifetime: Duration = .seconds(15 * 60)
 
-    /// The defaults: 15-second heartbeats, 10,000 events of replay, 15-minute incident streams.
+    /// The defaults: 15-second heartbeats, 10,000 incident-log leaves and 1,000 blocks of replay, 30-second write
+    /// timeout, 15-minute incident streams.
     public init() {}
 }
 
@@ -26,9 +35,13 @@ extension APIServer {
     /// same access middleware as `/v1/incidents`).
     func addEventRoutes(to router: Router<APIRequestContext>) {
         let routes = EventRoutes(node: node, settings: events)
-        router.get("/v1/events/blocks") { request, _ in try await routes.blocks(request) }
+        router.get("/v1/events/blocks") { request, context in
+            let channel = context.channel
+            return try await routes.blocks(request) { channel.close(promise: nil) }
+        }
         router.group("/v1/events/incidents").add(middleware: accessMiddleware).get { request, context in
-            try await routes.incidents(request, reader: context.readerKey)
+            let channel = context.channel
+            return try await routes.incidents(request, reader: context.readerKey) { channel.close(promise: nil) }
         }
     }
 }
@@ -41,7 +54,7 @@ extension APIProblem {
             detail: "\(name) is \(behind) events behind the tip; a stream replays at most \(limit): page \(page) first")
     }
 
-    /// Every event-stream slot is taken, or the node is stopping.
+    /// Every event-stream slot (of the stream's pool) is taken, or the node is stopping.
     static let streamsBusy = APIProblem(
         code: "too-many-streams", status: .serviceUnavailable, title: "Too many event streams",
         detail: "this node serves no more event streams now; retry later", retryAfterSeconds: 5)
@@ -122,29 +135,33 @@ struct EventRoutes<Node: NodeService>: Sendable {
 
     // MARK: Blocks
 
-    func blocks(_ request: Request) async throws(APIProblem) -> Response {
+    /// The public block stream. Nothing here waits for the engine: the tip is the commit feed's, and blocks are
+    /// read from the store. `closeConnection` ends the client's connection (a write that waits too long).
+    func blocks(_ request: Request, closeConnection: @escaping @Sendable () -> Void = {}) async throws(APIProblem)
+        -> Response
+    {
         let query = try QueryString(request, allowed: ["from"])
-        let tip = await node.status().height
+        let tip = node.commitFeed.tip?.height ?? 0
         // Height 0 is genesis, which no certificate commits: streams start at 1.
         let start = max(1, try Self.resumePoint(request, query: query, unit: "block height") ?? tip + 1)
-        if start <= tip, tip - start + 1 > settings.maxReplay {
+        if start <= tip, tip - start + 1 > settings.maxBlockReplay {
             throw .replayTooLong(
-                "from", behind: tip - start + 1, limit: settings.maxReplay, page: "GET /v1/blocks/{height}")
+                "from", behind: tip - start + 1, limit: settings.maxBlockReplay, page: "GET /v1/blocks/{height}")
         }
-        guard node.commitFeed.hasRoom else { throw .streamsBusy }
+        guard node.commitFeed.hasRoom(.anonymous) else { throw .streamsBusy }
         let node = self.node
         let settings = self.settings
         return Response(
             status: .ok, headers: Self.streamHeaders,
             body: ResponseBody { writer in
                 // Subscribed only once the body runs: a client that leaves before then holds no slot.
-                guard let subscription = node.commitFeed.subscribe() else {
+                guard let subscription = node.commitFeed.subscribe(.anonymous) else {
                     return try await Self.refuse(&writer)
                 }
-                var stream = BlockStream(node: node, next: start)
-                try await Self.run(subscription, settings: settings, lifetime: nil, writer: &writer) {
-                    (writer, tip) async throws(StreamEnd) in try await stream.send(through: tip?.height, to: &writer)
-                }
+                var stream = BlockStream(node: node, subscription: subscription, next: start)
+                try await Self.run(
+                    subscription, settings: settings, lifetime: nil, writer: &writer, closeConnection: closeConnection
+                ) { (writer, tip) async throws(StreamEnd) in try await stream.send(through: tip?.height, to: &writer) }
             })
     }
 
@@ -152,7 +169,9 @@ struct EventRoutes<Node: NodeService>: Sendable {
 
     /// `reader` is the key the access middleware admitted; it is checked again at every commit, so a key that
     /// governance removes loses the stream with the block that removes it.
-    func incidents(_ request: Request, reader: Ed25519PublicKey?) async throws(APIProblem) -> Response {
+    func incidents(
+        _ request: Request, reader: Ed25519PublicKey?, closeConnection: @escaping @Sendable () -> Void = {}
+    ) async throws(APIProblem) -> Response {
         let query = try QueryString(
             request, allowed: ["organization", "reporter", "plugin", "class", "type", "severity", "status", "from"])
         let filter = try LedgerRoutes<Node>.incidentFilters(query)
@@ -168,18 +187,19 @@ struct EventRoutes<Node: NodeService>: Sendable {
                 "from", behind: size - start, limit: settings.maxReplay,
                 page: "GET /v1/incidents or /v1/incident-log/leaves/{index}")
         }
-        guard node.commitFeed.hasRoom else { throw .streamsBusy }
+        guard node.commitFeed.hasRoom(.authenticated) else { throw .streamsBusy }
         let node = self.node
         let settings = self.settings
         return Response(
             status: .ok, headers: Self.streamHeaders,
             body: ResponseBody { writer in
-                guard let subscription = node.commitFeed.subscribe() else {
+                guard let subscription = node.commitFeed.subscribe(.authenticated) else {
                     return try await Self.refuse(&writer)
                 }
-                var stream = IncidentStream(node: node, filter: filter, next: start)
+                var stream = IncidentStream(node: node, subscription: subscription, filter: filter, next: start)
                 try await Self.run(
-                    subscription, settings: settings, lifetime: settings.incidentStreamLifetime, writer: &writer
+                    subscription, settings: settings, lifetime: settings.incidentStreamLifetime, writer: &writer,
+                    closeConnection: closeConnection
                 ) { (writer, tip) async throws(StreamEnd) in
                     if tip != nil, let reader, AccessRole(await node.role(of: reader)) == nil {
                         throw .accessRevoked
@@ -203,11 +223,22 @@ struct EventRoutes<Node: NodeService>: Sendable {
     /// subscription (the client fell behind or the node is stopping), or `lifetime` passes. `send` writes the
     /// events up to a committed header: first with nil (up to the tip it reads itself, after subscribing, so no
     /// commit falls between), then on every commit signal.
+    ///
+    /// Every write goes through a ``StreamWriteWatchdog``: one that waits longer than the settings' write timeout
+    /// (the client stopped reading) calls `closeConnection`, which makes the waiting write fail and the stream end.
     static func run(
         _ subscription: CommitSubscription, settings: EventStreamSettings, lifetime: Duration?,
-        writer: inout any ResponseBodyWriter,
+        writer original: inout any ResponseBodyWriter, closeConnection: @escaping @Sendable () -> Void = {},
         send: (inout any ResponseBodyWriter, BlockHeader?) async throws(StreamEnd) -> Void
     ) async throws {
+        let watchdog = StreamWriteWatchdog(timeout: settings.writeTimeout, closeConnection: closeConnection)
+        var writer: any ResponseBodyWriter = WatchedBodyWriter(inner: original, watchdog: watchdog)
+        let watching = Task {
+            while !Task.isCancelled {
+                try? await Task.sleep(for: watchdog.checkInterval)
+                if watchdog.check() { break }
+            }
+        }
         let heartbeats = Task {
             let clock = ContinuousClock()
             let deadline = lifetime.map { clock.now + $0 }
@@ -221,6 +252,7 @@ struct EventRoutes<Node: NodeService>: Sendable {
         }
         defer {
             heartbeats.cancel()
+            watching.cancel()
             subscription.end()
         }
         var reason = "closed: reconnect with Last-Event-ID to resume"
@@ -285,14 +317,23 @@ enum StreamEnd: Error {
 /// The `block` events of one stream: every committed height from `next` on, in order.
 struct BlockStream<Node: NodeService>: Sendable {
     let node: Node
+    /// The subscription the stream follows: a replay stops once the feed closed it for falling behind.
+    let subscription: CommitSubscription?
     /// The next height to send.
     var next: UInt64
 
+    init(node: Node, subscription: CommitSubscription? = nil, next: UInt64) {
+        self.node = node
+        self.subscription = subscription
+        self.next = next
+    }
+
     mutating func send(through tip: UInt64?, to writer: inout any ResponseBodyWriter) async throws(StreamEnd) {
-        var height = tip
-        if height == nil { height = await node.status().height }
-        guard let height else { return }
+        // The feed's tip, not the engine's: a stream never waits in the engine's queue.
+        guard let height = tip ?? node.commitFeed.tip?.height else { return }
         while next <= height {
+            // The loop that called us tells the client why it stops.
+            if Task.isCancelled || subscription?.fellBehind == true { return }
             // Not yet readable (never expected: the feed signals after the store has it): the next signal retries.
             guard let committed = await node.block(atHeight: next) else { return }
             let event = ServerSentEvent(
@@ -307,9 +348,18 @@ struct BlockStream<Node: NodeService>: Sendable {
 /// updates, when it matches the filter.
 struct IncidentStream<Node: NodeService>: Sendable {
     let node: Node
+    /// The subscription the stream follows: a replay stops once the feed closed it for falling behind.
+    let subscription: CommitSubscription?
     let filter: IncidentQuery
     /// The next leaf index to look at.
     var next: UInt64
+
+    init(node: Node, subscription: CommitSubscription? = nil, filter: IncidentQuery, next: UInt64) {
+        self.node = node
+        self.subscription = subscription
+        self.filter = filter
+        self.next = next
+    }
 
     mutating func send(below tip: UInt64?, to writer: inout any ResponseBodyWriter) async throws(StreamEnd) {
         let size: UInt64
@@ -320,6 +370,7 @@ struct IncidentStream<Node: NodeService>: Sendable {
                 size = try await node.incidentLogCheckpoint().size
             }
             while next < size {
+                if Task.isCancelled || subscription?.fellBehind == true { return }
                 let index = next
                 guard let leaf = try await node.incidentLogLeaf(at: index).value else { return }
                 let summary = try await Self.incident(at: leaf, node: node)
@@ -378,5 +429,65 @@ extension IncidentQuery {
         if let category, summary.record.category != category { return false }
         if let rsitClass, summary.record.category.prefix(while: { $0 != "/" }) != rsitClass { return false }
         return true
+    }
+}
+
+/// Watches a stream's writes: one that has waited longer than `timeout` means the client stopped reading (its
+/// socket buffers are full), and the watchdog closes the connection, which fails that write.
+final class StreamWriteWatchdog: Sendable {
+    private struct State {
+        var writeStarted: ContinuousClock.Instant?
+        var fired = false
+    }
+
+    let timeout: Duration
+    private let closeConnection: @Sendable () -> Void
+    private let state = NIOLockedValueBox(State())
+    private let clock = ContinuousClock()
+
+    init(timeout: Duration, closeConnection: @escaping @Sendable () -> Void) {
+        self.timeout = timeout
+        self.closeConnection = closeConnection
+    }
+
+    /// How often ``check()`` should run: a quarter of the timeout, so a stuck write is closed within 1.25 of it.
+    var checkInterval: Duration { timeout / 4 }
+
+    /// Whether the watchdog closed the connection.
+    var fired: Bool { state.withLockedValue { $0.fired } }
+
+    func willWrite() { state.withLockedValue { $0.writeStarted = clock.now } }
+
+    func didWrite() { state.withLockedValue { $0.writeStarted = nil } }
+
+    /// Closes the connection if a write has waited longer than the timeout; answers whether it has (now or
+    /// before).
+    func check() -> Bool {
+        let now = clock.now
+        let fire = state.withLockedValue { state -> Bool in
+            guard !state.fired, let started = state.writeStarted, now - started > timeout else { return false }
+            state.fired = true
+            return true
+        }
+        if fire { closeConnection() }
+        return fire || fired
+    }
+}
+
+/// A response body writer that tells a ``StreamWriteWatchdog`` when each write starts and ends.
+struct WatchedBodyWriter: ResponseBodyWriter {
+    var inner: any ResponseBodyWriter
+    let watchdog: StreamWriteWatchdog
+
+    mutating func write(_ buffer: ByteBuffer) async throws {
+        watchdog.willWrite()
+        defer { watchdog.didWrite() }
+        try await inner.write(buffer)
+    }
+
+    consuming func finish(_ trailingHeaders: HTTPFields?) async throws {
+        watchdog.willWrite()
+        defer { watchdog.didWrite() }
+        try await inner.finish(trailingHeaders)
     }
 }

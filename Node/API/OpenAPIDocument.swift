@@ -688,7 +688,8 @@ enum OpenAPIDocument {
                 summary: "Committed blocks as server-sent events",
                 description: "One `block` event per committed block, in height order, its data the block's header "
                     + "fields; the event id is the height. Replays from `from` or after `Last-Event-ID` (at most "
-                    + "10,000 blocks behind the tip), then follows commits; `: keep-alive` comments every 15 s.",
+                    + "1,000 blocks behind the tip), then follows commits; `: keep-alive` comments every 15 s. At "
+                    + "most 128 block streams are open at once.",
                 parameters: [
                     queryParameter(
                         "from", Schema.string(pattern: "^[0-9]{1,20}$", "a decimal height"),

@@ -67,6 +67,9 @@ public actor NodeEngine: NodeService {
     private let settings: EngineSettings
     private let safety: any SafetyStatePersistence
     let executor: LedgerExecutor
+    /// Reads of committed state and blocks, from LevelDB snapshots off the actor: API reads never queue behind
+    /// consensus.
+    nonisolated let queries: LedgerQueries
     /// The age-credential verifier over committed state (presentation requests live in memory).
     nonisolated let credentials: NodeCredentials
     private let journal: ProposalJournal
@@ -131,8 +134,9 @@ public actor NodeEngine: NodeService {
         self.safety = safety
         self.executor = executor
         self.journal = ProposalJournal(database: store.database)
+        self.queries = LedgerQueries(store: store)
         self.credentials = NodeCredentials(
-            queries: LedgerQueries(store: store), audience: "urn:ensure:verifier:" + key.publicKey.hex, logger: logger)
+            queries: queries, audience: "urn:ensure:verifier:" + key.publicKey.hex, logger: logger)
         self.logger = logger
         self.mempool = Mempool(configuration: settings.mempool)
         (self.core, self.validators) = try Self.makeCore(
@@ -705,9 +709,12 @@ public actor NodeEngine: NodeService {
         return .unknown
     }
 
-    public func block(atHeight height: UInt64) async -> CommittedBlock? {
-        guard let block = try? executor.store.block(atHeight: height),
-            let certificate = try? executor.store.certificate(atHeight: height)
+    /// Read from the store off the actor (committed blocks never change), so anonymous block reads never queue in
+    /// front of votes.
+    public nonisolated func block(atHeight height: UInt64) async -> CommittedBlock? {
+        let store = queries.store
+        guard let block = try? store.block(atHeight: height),
+            let certificate = try? store.certificate(atHeight: height)
         else { return nil }
         return CommittedBlock(block: block, certificate: certificate)
     }

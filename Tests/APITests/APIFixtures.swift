@@ -71,7 +71,11 @@ actor FakeNode: NodeService {
     }
 
     func block(atHeight height: UInt64) async -> CommittedBlock? {
-        (fixture.blocks + laterBlocks).first { $0.block.header.height == height }
+        if let block = fixture.blocks.first(where: { $0.block.header.height == height }) { return block }
+        // Later blocks have consecutive heights: index them, so a test may append thousands.
+        guard let first = laterBlocks.first?.block.header.height, height >= first, height - first < laterBlocks.count
+        else { return nil }
+        return laterBlocks[Int(height - first)]
     }
 
     func notarization(of digest: Digest) async -> NotarizationRecord? {

@@ -1,6 +1,7 @@
 import Codec
 import EnsureCrypto
 import Foundation
+import Glibc
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
@@ -199,7 +200,7 @@ struct EventStreamTests {
     @Test("bad resume points, unknown parameters and too long a replay are refused before streaming")
     func blockStreamRefusals() async throws {
         var settings = EventStreamSettings()
-        settings.maxReplay = 1
+        settings.maxBlockReplay = 1
         let node = FakeNode()
         let access = AccessControl()
         let app = APIServer(
@@ -237,7 +238,9 @@ struct EventStreamTests {
     @Test("beyond the subscriber limit a stream is refused with 503 and Retry-After; a closed feed refuses too")
     func subscriberLimit() async throws {
         let fixture = Fixture()
-        let node = FakeNode(fixture: fixture, feed: CommitFeed(tip: fixture.blocks[1].block.header, subscriberLimit: 1))
+        let node = FakeNode(
+            fixture: fixture,
+            feed: CommitFeed(tip: fixture.blocks[1].block.header, subscriberLimit: 1, anonymousLimit: 1))
         let (status, _, _) = try await stream("/v1/events/blocks", node: node) {
             let app = APIServer(node: node, host: "127.0.0.1", port: 0, logger: quietLogger()).makeApplication()
             try await app.test(.router) { client in
@@ -262,14 +265,16 @@ struct EventStreamTests {
     @Test("a stream takes its slot only when its body runs: answers never sent (the client left) hold none")
     func slotOnlyWhileBodyRuns() async throws {
         let fixture = Fixture()
-        let node = FakeNode(fixture: fixture, feed: CommitFeed(tip: fixture.blocks[1].block.header, subscriberLimit: 1))
+        let node = FakeNode(
+            fixture: fixture,
+            feed: CommitFeed(tip: fixture.blocks[1].block.header, subscriberLimit: 1, anonymousLimit: 1))
         let routes = EventRoutes(node: node, settings: EventStreamSettings())
         let request = Request(
             head: HTTPRequest(method: .get, scheme: "http", authority: "127.0.0.1", path: "/v1/events/blocks"),
             body: RequestBody(buffer: ByteBuffer()))
         for _ in 0..<3 { _ = try await routes.blocks(request) }
         #expect(node.commitFeed.subscriberCount == 0)
-        #expect(node.commitFeed.hasRoom)
+        #expect(node.commitFeed.hasRoom(.anonymous))
     }
 
     @Test("an idle stream sends keep-alive comments")
@@ -325,7 +330,7 @@ struct EventStreamTests {
         let fast = try #require(node.commitFeed.subscribe())
         let task = Task {
             var body: any ResponseBodyWriter = slowWriter
-            var stream = BlockStream(node: node, next: 3)
+            var stream = BlockStream(node: node, subscription: slow, next: 3)
             try await EventRoutes<FakeNode>.run(slow, settings: EventStreamSettings(), lifetime: nil, writer: &body) {
                 (writer, tip) async throws(StreamEnd) in try await stream.send(through: tip?.height, to: &writer)
             }
@@ -343,9 +348,10 @@ struct EventStreamTests {
         #expect(node.commitFeed.subscriberCount == 1)
         slowWriter.release()
         try await task.value
-        // It sends what its buffer held and stops; the client resumes after 4.
+        // Its slot is gone, so it sends nothing more (not even what its buffer held) and stops; the client resumes
+        // after the last event it got.
         let parsed = try ParsedStream(slowWriter.text)
-        #expect(parsed.events.map(\.id) == [3, 4])
+        #expect(parsed.events.isEmpty)
         #expect(parsed.comments.last == "closed: this client fell behind; reconnect with Last-Event-ID to resume")
         #expect(fast.end() == false)
         #expect(node.commitFeed.subscriberCount == 0)
@@ -393,6 +399,158 @@ struct EventStreamTests {
         #expect(feed.subscriberCount == 0)
         #expect(feed.subscribe() != nil)
     }
+
+    @Test("anonymous block streams take at most their share of the slots; incident streams still open")
+    func anonymousPool() async throws {
+        let feed = CommitFeed(subscriberLimit: 4)
+        #expect(feed.anonymousLimit == 2)
+        let first = try #require(feed.subscribe(.anonymous))
+        let second = try #require(feed.subscribe(.anonymous))
+        #expect(feed.subscribe(.anonymous) == nil)
+        #expect(!feed.hasRoom(.anonymous))
+        #expect(feed.hasRoom(.authenticated))
+        let members = [try #require(feed.subscribe()), try #require(feed.subscribe(.authenticated))]
+        #expect(feed.subscribe(.authenticated) == nil)
+        #expect(feed.anonymousSubscriberCount == 2)
+        first.end()
+        #expect(feed.anonymousSubscriberCount == 1)
+        #expect(feed.hasRoom(.anonymous))
+        let third = try #require(feed.subscribe(.anonymous))
+        #expect(feed.anonymousSubscriberCount == 2)
+        for subscription in members + [second, third] { subscription.end() }
+        feed.close()
+        #expect(feed.anonymousSubscriberCount == 0)
+
+        // Through the routes: with the anonymous share taken, a block stream is 503 and an incident stream opens.
+        let fixture = Fixture()
+        let node = FakeNode(
+            fixture: fixture, feed: CommitFeed(tip: fixture.blocks[1].block.header, subscriberLimit: 2))
+        let (status, _, _) = try await stream("/v1/events/blocks", node: node) {
+            let app = APIServer(node: node, host: "127.0.0.1", port: 0, logger: quietLogger()).makeApplication()
+            try await app.test(.router) { client in
+                try await client.execute(uri: "/v1/events/blocks", method: .get) { response in
+                    #expect(response.status == .serviceUnavailable)
+                }
+            }
+            let (incidents, _, _) = try await stream("/v1/events/incidents", node: node) { node.commitFeed.close() }
+            #expect(incidents == .ok)
+        }
+        #expect(status == .ok)
+    }
+
+    @Test("a block stream replays from the store without asking the node's status, and refuses past 1,000 blocks")
+    func blockReplayBound() async throws {
+        #expect(EventStreamSettings().maxBlockReplay == 1_000)
+        #expect(EventStreamSettings().maxReplay == 10_000)
+        let fixture = Fixture()
+        let node = FakeNode(fixture: fixture)
+        var settings = EventStreamSettings()
+        settings.maxBlockReplay = 2
+        let app = APIServer(node: node, host: "127.0.0.1", port: 0, logger: quietLogger(), events: settings)
+            .makeApplication()
+        for height in UInt64(3)...4 {
+            let block = laterBlock(fixture, height: height)
+            await node.append(block)
+            node.commitFeed.publish(notice(block))
+        }
+        try await app.test(.router) { client in
+            try await client.execute(uri: "/v1/events/blocks?from=2", method: .get) { response in
+                #expect(response.status == .badRequest)
+                let problem = try ProblemJSON(response)
+                #expect(problem.type == "urn:ensure:problem:replay-too-long")
+                #expect(problem.detail.contains("at most 2"))
+            }
+        }
+        let (status, _, body) = try await stream("/v1/events/blocks?from=3", node: node, settings: settings) {
+            node.commitFeed.close()
+        }
+        #expect(status == .ok)
+        #expect(try ParsedStream(body).events.map(\.id) == [3, 4])
+        // The fixture's status still says height 2: the stream followed the feed's tip, not the status.
+        #expect(await node.status().height == 2)
+    }
+
+    @Test("a write that waits past the write timeout closes the connection and frees the stream")
+    func writeTimeout() async throws {
+        var settings = EventStreamSettings()
+        settings.writeTimeout = .milliseconds(100)
+        let node = FakeNode()
+        let writer = RecordingWriter(blockAfter: 1)
+        let closed = ClosedFlag()
+        let subscription = try #require(node.commitFeed.subscribe())
+        var body: any ResponseBodyWriter = writer
+        var stream = BlockStream(node: node, subscription: subscription, next: 1)
+        let close: @Sendable () -> Void = {
+            closed.set()
+            writer.fail()
+        }
+        await #expect(throws: ChannelError.self) {
+            try await EventRoutes<FakeNode>.run(
+                subscription, settings: settings, lifetime: nil, writer: &body, closeConnection: close
+            ) { (writer, tip) async throws(StreamEnd) in try await stream.send(through: tip?.height, to: &writer) }
+        }
+        #expect(closed.isSet)
+        #expect(writer.hasFailed)
+        #expect(node.commitFeed.subscriberCount == 0)
+        // The opening comment went out; the first event's write is the one that waited.
+        #expect(try ParsedStream(writer.text).events.isEmpty)
+    }
+
+    @Test("a client that keeps reading is never closed by the write timeout, however long the stream lasts")
+    func writeTimeoutSparesReaders() async throws {
+        var settings = EventStreamSettings()
+        settings.writeTimeout = .milliseconds(40)
+        settings.heartbeatInterval = .milliseconds(5)
+        let node = FakeNode()
+        let writer = RecordingWriter()
+        let closed = ClosedFlag()
+        let subscription = try #require(node.commitFeed.subscribe())
+        let task = Task {
+            var body: any ResponseBodyWriter = writer
+            var stream = BlockStream(node: node, subscription: subscription, next: 1)
+            try await EventRoutes<FakeNode>.run(
+                subscription, settings: settings, lifetime: nil, writer: &body, closeConnection: { closed.set() }
+            ) { (writer, tip) async throws(StreamEnd) in try await stream.send(through: tip?.height, to: &writer) }
+        }
+        // Many check intervals pass while writes keep completing.
+        try await eventually("forty keep-alive comments") {
+            writer.text.components(separatedBy: ": keep-alive\n\n").count > 40
+        }
+        node.commitFeed.close()
+        try await task.value
+        #expect(!closed.isSet)
+        #expect(try ParsedStream(writer.text).events.map(\.id) == [1, 2])
+    }
+
+    @Test("over TCP, a client that stops reading is disconnected after the write timeout and its slot is freed")
+    func stalledClientOverTCP() async throws {
+        let fixture = Fixture()
+        let node = FakeNode(fixture: fixture)
+        // Enough events to fill the socket buffers of both ends many times over (about 8 MB).
+        for height in UInt64(3)...10_002 {
+            await node.append(laterBlock(fixture, height: height))
+        }
+        node.commitFeed.publish(notice(laterBlock(fixture, height: 10_002)))
+        var settings = EventStreamSettings()
+        settings.maxBlockReplay = 20_000
+        settings.writeTimeout = .milliseconds(500)
+        let recorder = PortRecorder()
+        let app = APIServer(node: node, host: "127.0.0.1", port: 0, logger: quietLogger(), events: settings)
+            .makeApplication { port in await recorder.record(port) }
+        try await app.test(.live) { _ in
+            let port = try #require(await recorder.port)
+            let socket = try StalledClient(port: port)
+            defer { socket.close() }
+            try socket.send("GET /v1/events/blocks?from=1 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            try await eventually("the stream subscribes") { node.commitFeed.subscriberCount == 1 }
+            // Not reading: the server's writes wait, the watchdog closes the connection, the slot is freed.
+            try await eventually("the stalled stream is closed") { node.commitFeed.subscriberCount == 0 }
+            // What the client can still read ends well before the last event: the server hung up mid-stream.
+            let received = socket.drain()
+            #expect(received.count > 0)
+            #expect(!received.contains("id: 10002\n"))
+        }
+    }
 }
 
 /// A response body writer that keeps what is written; with `blockAfter`, every write after that many waits until
@@ -406,6 +564,7 @@ final class RecordingWriter: ResponseBodyWriter, @unchecked Sendable {
     private var released = false
     private var waiting: [CheckedContinuation<Void, Never>] = []
     private var didFinish = false
+    private var failed = false
     private let blockAfter: Int?
 
     init(blockAfter: Int? = nil) { self.blockAfter = blockAfter }
@@ -425,7 +584,21 @@ final class RecordingWriter: ResponseBodyWriter, @unchecked Sendable {
         for continuation in continuations { continuation.resume() }
     }
 
+    /// Fails the waiting writes and every later one, as a closed connection does.
+    func fail() {
+        let continuations = lock.withLock {
+            failed = true
+            let all = waiting
+            waiting = []
+            return all
+        }
+        for continuation in continuations { continuation.resume() }
+    }
+
+    var hasFailed: Bool { lock.withLock { failed } }
+
     func write(_ buffer: ByteBuffer) async throws {
+        if lock.withLock({ failed }) { throw ChannelError.ioOnClosedChannel }
         let mustWait = lock.withLock {
             writes += 1
             if let blockAfter, writes > blockAfter, !released {
@@ -437,17 +610,73 @@ final class RecordingWriter: ResponseBodyWriter, @unchecked Sendable {
         if mustWait {
             await withCheckedContinuation { continuation in
                 let resumeNow = lock.withLock {
-                    if released { return true }
+                    if released || failed { return true }
                     waiting.append(continuation)
                     return false
                 }
                 if resumeNow { continuation.resume() }
             }
         }
+        if lock.withLock({ failed }) { throw ChannelError.ioOnClosedChannel }
         lock.withLock { self.buffer += String(buffer: buffer) }
     }
 
     func finish(_ trailingHeaders: HTTPFields?) async throws {
         lock.withLock { didFinish = true }
     }
+}
+
+/// A flag a `closeConnection` closure sets.
+final class ClosedFlag: @unchecked Sendable {
+    // Read and written under `lock`.
+    private let lock = NSLock()
+    private var flag = false
+    func set() { lock.withLock { flag = true } }
+    var isSet: Bool { lock.withLock { flag } }
+}
+
+/// A TCP client with a tiny receive buffer that sends a request and then does not read.
+final class StalledClient: @unchecked Sendable {
+    private let descriptor: Int32
+
+    init(port: Int) throws {
+        descriptor = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard descriptor >= 0 else { throw StreamFormatError("socket() failed") }
+        var size: Int32 = 4096
+        _ = setsockopt(descriptor, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let result = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                Glibc.connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
+        guard result == 0 else {
+            Glibc.close(descriptor)
+            throw StreamFormatError("connect() failed")
+        }
+    }
+
+    func send(_ text: String) throws {
+        let bytes = Array(text.utf8)
+        guard Glibc.send(descriptor, bytes, bytes.count, 0) == bytes.count else { throw StreamFormatError("send()") }
+    }
+
+    /// Everything readable until the server's close (or an error), as text.
+    func drain() -> String {
+        var timeout = timeval(tv_sec: 5, tv_usec: 0)
+        _ = setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        var received: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65_536)
+        while true {
+            let count = Glibc.recv(descriptor, &chunk, chunk.count, 0)
+            guard count > 0 else { break }
+            received += chunk[0..<count]
+        }
+        return String(decoding: received, as: UTF8.self)
+    }
+
+    func close() { Glibc.close(descriptor) }
 }
