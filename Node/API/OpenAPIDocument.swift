@@ -50,7 +50,9 @@ enum OpenAPIDocument {
         Answers are JSON; keys, digests and ids are lowercase hex, binary blobs standard padded Base64, \
         integers JSON numbers (timestamps are milliseconds since 1970). Every refusal is an RFC 9457 problem \
         document (application/problem+json) whose `type` is `urn:ensure:problem:<code>`; each response below \
-        lists the codes it can carry. Request bodies are limited to 1 MiB. Incident details, the incident query \
+        lists the codes it can carry; in rare cases the HTTP layer refuses a request before any route runs (a \
+        malformed request line, for example), with `urn:ensure:problem:http-<status>`. Request bodies are limited \
+        to 1 MiB. Incident details, the incident query \
         routes and incident log leaves are for members and regulators: requests signed with HTTP Message \
         Signatures (RFC 9421, Ed25519) or carrying a bearer token obtained by signing a challenge. Certified \
         headers, registries, status lists and health are public; a block's canonical bytes are for members and \

@@ -33,6 +33,10 @@ public struct EngineSettings: Sendable {
     /// How long a leader with nothing to propose and nothing in flight waits for a transaction before it
     /// proposes an empty block. It must stay well below the round timeout.
     public var idleProposalDelay: Duration = .milliseconds(500)
+    /// How long a leader that was waiting for transactions gathers more after the first one arrives before it
+    /// proposes. Without it every admission became its own block (and its own synced writes), which held a
+    /// one-validator chain to a few hundred transactions per second. A full block's worth proposes at once.
+    public var proposalBatchDelay: Duration = .milliseconds(10)
     /// How far ahead of this node's clock a block's time may be for the node to execute (and so vote for) it.
     /// Nothing else bounds a header's time from above, and a time far in the future would stick: children may not
     /// be earlier than their parent.
@@ -81,6 +85,8 @@ public actor NodeEngine: NodeService {
 
     private var timer: Task<Void, Never>?
     private var deferredPayload: PayloadRequest?
+    /// The deferred payload a batch timer is armed for (``EngineSettings/proposalBatchDelay``).
+    private var proposalBatchArmed: PayloadRequest?
     private var proposalHeld = false
     private var gossipBuffer: [Transaction] = []
     private var peerHeights: [Ed25519PublicKey: UInt64] = [:]
@@ -250,7 +256,7 @@ public actor NodeEngine: NodeService {
             proposalHeld = true
             for transaction in transactions { admit(transaction, from: .peer(peer)) }
             proposalHeld = false
-            if deferredPayload != nil, mempool.count > 0 { proposeDeferred() }
+            if deferredPayload != nil, mempool.count > 0 { transactionsArrived() }
         case .syncStatus(let height):
             peerHeights[peer] = height
         case .syncRequest(let height, let count):
@@ -434,11 +440,36 @@ public actor NodeEngine: NodeService {
         }
     }
 
+    /// Transactions reached the mempool while a proposal waits for some: propose once a block's worth is pending,
+    /// or after ``EngineSettings/proposalBatchDelay`` gathered what else arrives.
+    private func transactionsArrived() {
+        guard let pending = deferredPayload else { return }
+        let fullBlock = Int(min(parameters.maxBlockTransactions, UInt64(LedgerLimits.blockTransactions)))
+        if mempool.count >= fullBlock || settings.proposalBatchDelay <= .zero {
+            proposeDeferred()
+            return
+        }
+        guard proposalBatchArmed != pending else { return }
+        proposalBatchArmed = pending
+        let delay = settings.proposalBatchDelay
+        Task { [weak self] in
+            try? await Task.sleep(for: delay)
+            await self?.batchDelayPassed(pending)
+        }
+    }
+
+    private func batchDelayPassed(_ request: PayloadRequest) {
+        if proposalBatchArmed == request { proposalBatchArmed = nil }
+        proposeDeferred(request)
+    }
+
     private func proposeDeferred(_ request: PayloadRequest? = nil) {
         guard !stopped, let pending = deferredPayload, request == nil || request == pending else { return }
         deferredPayload = nil
         run(.payloadReady(buildBlock(pending)))
     }
+
+    private var parameters: GenesisParameters { executor.parameters }
 
     private func buildBlock(_ request: PayloadRequest) -> Block {
         let parentID = request.parent.id
@@ -656,7 +687,7 @@ public actor NodeEngine: NodeService {
                 executor.markVerified(id)
                 dropped.removeValue(forKey: id)
                 if origin == .local { gossipBuffer.append(transaction) }
-                if deferredPayload != nil, !proposalHeld { proposeDeferred() }
+                if deferredPayload != nil, !proposalHeld { transactionsArrived() }
             }
             return .accepted(id: id)
         } catch {
