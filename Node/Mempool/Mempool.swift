@@ -37,6 +37,11 @@ public struct Mempool: Sendable {
     /// The number of pending transactions.
     public var count: Int { entries.count }
 
+    /// Records that the transaction `id`'s signature was checked and holds (by the node, before it handed the
+    /// transaction over), so that admitting it does not verify it again. An id covers the signature: only the
+    /// very same bytes hit.
+    public mutating func noteVerified(_ id: Digest) { verified.insert(id) }
+
     /// Whether a transaction with this id is pending.
     public func contains(_ id: Digest) -> Bool { entries[id] != nil }
 

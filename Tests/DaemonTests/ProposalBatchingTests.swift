@@ -1,8 +1,10 @@
 import API
-import Daemon
+import Codec
 import EnsureCrypto
 import Ledger
 import Testing
+
+@testable import Daemon
 
 @Suite("Proposal batching")
 struct ProposalBatchingTests {
@@ -39,5 +41,80 @@ struct ProposalBatchingTests {
         // Each admission used to propose at once: 40 blocks of one transaction, each with its own synced writes.
         // The leader now gathers for 10 ms, and 40 submissions take a few; a stalled machine may split them.
         #expect(carrying <= 8, "40 transactions went into \(carrying) blocks")
+    }
+}
+
+@Suite("Signature checks before the engine's actor")
+struct PreverificationTests {
+    @Test("only authorized signers' transactions are verified ahead, and only good signatures count as verified")
+    func preverifiedIDs() async throws {
+        let cluster = try EngineCluster(count: 1)
+        let engine = cluster.engine(0)
+        let fixture = cluster.fixture
+        let good = fixture.notarize(admin: 0, sequence: 1, label: "good")
+        let stranger = Ed25519PrivateKey(seed: [UInt8](repeating: 7, count: 32))!
+        let payload = try NotarizePayload(digest: SHA256.hash([1]), label: "stranger").canonicalBytes
+        let unauthorized = Transaction(
+            chainID: fixture.chainID, sequence: 1, kind: .notarize, payload: payload, signedBy: stranger)
+        var flipped = good.signature.bytes
+        flipped[0] ^= 1
+        let forged = Transaction(
+            chainID: fixture.chainID, signer: good.signer, sequence: 2, kind: .notarize, payload: good.payload,
+            signature: try #require(Ed25519Signature(bytes: flipped)))
+        let otherChain = Transaction(
+            chainID: "other-chain", sequence: 1, kind: .notarize, payload: payload, signedBy: fixture.adminKeys[1])
+        #expect(engine.preverified([unauthorized, good, forged, otherChain]) == [good.id])
+        // Through submission the answers are what admission always gave.
+        #expect(await engine.submit(transaction: good.canonicalBytes) == .accepted(id: good.id))
+        guard case .rejected(let forgedRefusal) = await engine.submit(transaction: forged.canonicalBytes) else {
+            Issue.record("a forged signature was admitted")
+            return
+        }
+        #expect(forgedRefusal.code == .badSignature)
+        guard case .rejected(let strangerRefusal) = await engine.submit(transaction: unauthorized.canonicalBytes) else {
+            Issue.record("a stranger's transaction was admitted")
+            return
+        }
+        #expect(strangerRefusal.code == .unauthorized)
+        await cluster.stopAll()
+    }
+}
+
+@Suite("Block pacing")
+struct BlockPacingTests {
+    @Test("a block that carries transactions comes at least the minimum interval after its parent")
+    func minimumInterval() async throws {
+        let cluster = try EngineCluster()
+        for index in 0..<4 { await cluster.start(index) }
+        let engine = cluster.engine(0)
+        var ids: [Digest] = []
+        // A steady trickle: without the floor, each of these would ride in a block of its own, 20-50 ms apart.
+        for sequence in UInt64(1)...30 {
+            let tx = cluster.fixture.notarize(admin: 0, sequence: sequence, label: "paced \(sequence)")
+            #expect(await engine.submit(transaction: tx.canonicalBytes) == .accepted(id: tx.id))
+            ids.append(tx.id)
+            try await Task.sleep(for: .milliseconds(15))
+        }
+        try await cluster.waitUntil("every transaction commits") {
+            for id in ids {
+                guard case .committed = await engine.transactionStatus(id) else { return false }
+            }
+            return true
+        }
+        await cluster.stopAll()
+        var carrying = 0
+        var height: UInt64 = 1
+        var parent = await engine.block(atHeight: 0)?.block
+        while let block = await engine.block(atHeight: height)?.block {
+            if !block.transactions.isEmpty, let parent {
+                carrying += 1
+                let gap = block.header.timestamp - parent.header.timestamp
+                #expect(gap >= 100, "block \(height) came \(gap) ms after its parent")
+            }
+            parent = block
+            height += 1
+        }
+        #expect(carrying >= 2)
+        #expect(carrying <= 10, "30 transactions over about half a second went into \(carrying) blocks")
     }
 }

@@ -300,6 +300,43 @@ enum PeakMemory {
     }
 }
 
+/// CPU time used by processes, from /proc: the nodes' (utime + stime of /proc/PID/stat, pid from HOME/node.pid)
+/// and the bench's own (getrusage).
+enum ProcessCPU {
+    /// Seconds of CPU `home`'s node process has used, or nil when it cannot be read.
+    static func seconds(home: String) -> Double? {
+        let pidPath = (home as NSString).appendingPathComponent("node.pid")
+        guard let pidText = try? String(contentsOfFile: pidPath, encoding: .utf8),
+            let pid = Int(pidText.trimmingCharacters(in: .whitespacesAndNewlines)),
+            let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+            let close = stat.lastIndex(of: ")")
+        else { return nil }
+        // After "pid (comm) ": state is field 3, utime field 14 and stime field 15.
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        guard fields.count > 12, let user = Double(fields[11]), let system = Double(fields[12]) else { return nil }
+        return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
+    }
+
+    /// Seconds of CPU this process has used.
+    static func ownSeconds() -> Double {
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec)
+            + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
+    }
+
+    /// Every node's CPU seconds (nil where unreadable) and the bench's, now.
+    static func sample(_ nodes: [LoadNetwork.Node]) -> CPUSample {
+        CPUSample(nodes: nodes.map { seconds(home: $0.home) }, bench: ownSeconds())
+    }
+}
+
+/// CPU seconds used so far by each node and by the bench.
+struct CPUSample: Sendable {
+    var nodes: [Double?]
+    var bench: Double
+}
+
 // MARK: - Transactions
 
 /// Builds notarize transactions of one canonical size: the label pads each to ``targetBytes``.
@@ -598,6 +635,9 @@ struct LoadOutcome: Sendable {
     var drainSeconds = 0.0
     /// Height the followed node reached.
     var lastHeight: UInt64 = 0
+    /// CPU used by the nodes and the bench at the start and the end of the window.
+    var cpuAtWindowStart: CPUSample?
+    var cpuAtWindowEnd: CPUSample?
 }
 
 /// Runs the load on one event loop: paces submissions, keeps each signer's uncommitted transactions within its
@@ -691,6 +731,10 @@ final class LoadDriver {
     private func onTick() {
         guard !finished else { return }
         let now = NIODeadline.now()
+        if now >= windowStart, outcome.cpuAtWindowStart == nil {
+            outcome.cpuAtWindowStart = ProcessCPU.sample(plan.nodes)
+        }
+        if now >= windowEnd, outcome.cpuAtWindowEnd == nil { outcome.cpuAtWindowEnd = ProcessCPU.sample(plan.nodes) }
         if now < windowEnd {
             submitDue(now: now)
         } else if inWindowOutstanding == 0 || now >= drainEnd {
@@ -956,6 +1000,35 @@ struct LoadReport {
         return Double(plan.signers.count * plan.signerWindow) / median
     }
 
+    /// CPU the nodes and the bench used in the window, as cores, and the nodes' CPU per committed transaction in
+    /// units of one Ed25519 verification on one core (the bound assumes one verification per validator).
+    struct CPUUse {
+        var nodeCores: [Double?]
+        var benchCores: Double
+        var nodeMicrosecondsPerTransaction: Double?
+        var verificationsPerTransaction: Double?
+    }
+
+    var cpu: CPUUse? {
+        guard let first = outcome.cpuAtWindowStart, let last = outcome.cpuAtWindowEnd, plan.duration > 0 else {
+            return nil
+        }
+        let nodeSeconds: [Double?] = zip(first.nodes, last.nodes).map { start, end in
+            guard let start, let end else { return nil }
+            return end - start
+        }
+        let known = nodeSeconds.compactMap { $0 }
+        var perTransaction: Double?
+        if known.count == nodeSeconds.count, outcome.committedInWindow > 0 {
+            perTransaction = known.reduce(0, +) / Double(outcome.committedInWindow) * 1e6
+        }
+        return CPUUse(
+            nodeCores: nodeSeconds.map { $0.map { $0 / plan.duration } },
+            benchCores: (last.bench - first.bench) / plan.duration,
+            nodeMicrosecondsPerTransaction: perTransaction,
+            verificationsPerTransaction: perTransaction.map { $0 / (1e6 / bound.perCore) })
+    }
+
     var throughputMet: Bool { ratio >= Self.throughputTarget }
     var latencyMet: Bool { (latency(0.99) ?? .infinity) <= Self.latencyTarget }
     var memoryMet: Bool {
@@ -1004,6 +1077,19 @@ struct LoadReport {
             }
         }
         lines.append("peak RSS: " + peaks.joined(separator: ", ") + ": target <= 200 MB \(verdict(memoryMet))")
+        if let cpu {
+            let cores = zip(plan.nodes, cpu.nodeCores).map { node, cores in
+                "\(node.name) \(cores.map { Self.format($0) } ?? "NOT MEASURED")"
+            }
+            var line =
+                "CPU in the window (cores): " + cores.joined(separator: ", ") + ", bench \(Self.format(cpu.benchCores))"
+            if let micros = cpu.nodeMicrosecondsPerTransaction, let verifications = cpu.verificationsPerTransaction {
+                line +=
+                    "; the nodes used \(Self.format(micros)) µs per committed transaction = \(Self.format(verifications)) "
+                    + "single-core verifications (the bound counts \(validators), one per validator)"
+            }
+            lines.append(line)
+        }
         return lines.joined(separator: "\n")
     }
 
@@ -1056,6 +1142,10 @@ struct LoadReport {
         var followErrors: Int
         var latency: Latency
         var peakRSSBytes: [String: Int?]
+        var nodeCPUCores: [String: Double?]?
+        var benchCPUCores: Double?
+        var nodeCPUMicrosecondsPerTransaction: Double?
+        var nodeCPUVerificationsPerTransaction: Double?
         var targets: [String: Target]
     }
 
@@ -1085,6 +1175,12 @@ struct LoadReport {
                 p50: finite(latency(0.5)), p99: finite(latency(0.99)), samples: outcome.latencies.count,
                 uncommitted: outcome.uncommitted, drainSeconds: outcome.drainSeconds),
             peakRSSBytes: peaks,
+            nodeCPUCores: cpu.map { cpu in
+                Dictionary(uniqueKeysWithValues: zip(plan.nodes.map(\.name), cpu.nodeCores.map { finite($0) }))
+            },
+            benchCPUCores: cpu.map(\.benchCores),
+            nodeCPUMicrosecondsPerTransaction: finite(cpu?.nodeMicrosecondsPerTransaction),
+            nodeCPUVerificationsPerTransaction: finite(cpu?.verificationsPerTransaction),
             targets: [
                 "throughputRatio": .init(limit: Self.throughputTarget, met: throughputMet),
                 "p99Seconds": .init(limit: Self.latencyTarget, met: latencyMet),
