@@ -385,9 +385,13 @@ struct JSONDocument {
     var keys: Set<String> { Set(object.keys) }
 
     init(_ response: TestResponse) throws {
-        let bytes = Data(response.body.readableBytesView)
-        guard let object = try JSONSerialization.jsonObject(with: bytes) as? [String: Any] else {
-            throw UnexpectedBody(text: String(decoding: bytes, as: UTF8.self))
+        try self.init(bytes: Array(response.body.readableBytesView))
+    }
+
+    init(bytes: [UInt8]) throws {
+        let data = Data(bytes)
+        guard let object = try JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+            throw UnexpectedBody(text: String(decoding: data, as: UTF8.self))
         }
         self.object = object
     }

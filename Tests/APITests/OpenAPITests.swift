@@ -386,8 +386,9 @@ struct OpenAPITests {
 
     @Test("a verified presentation's answer, as the route encodes it, matches the Verification schema")
     func verificationAnswer() async throws {
-        // The fake node cannot build an AgeVerification (its initializer is the library's), so the 200 body is
-        // checked as the route encodes it: the same struct through JSONBody's encoder settings.
+        // The fake node of this suite cannot build an AgeVerification (its initializer is the library's), so the
+        // 200 body is checked here as the route encodes it; PresentationFlowTests validates the live answer of the
+        // real verifier against the same schema.
         let spec = try await OpenAPISpec.served()
         let answer = VerificationAnswer(
             over: 18, holds: true, answeredBy: "age_over_18", disclosed: ["age_over_18": true, "age_over_21": false],

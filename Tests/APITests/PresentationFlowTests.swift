@@ -65,11 +65,19 @@ private struct PresentationFlow {
     func post(nonce: String, presentation: String, client: some TestClientProtocol) async throws
         -> (HTTPResponse.Status, JSONDocument)
     {
+        let (status, body) = try await postRaw(nonce: nonce, presentation: presentation, client: client)
+        return (status, try JSONDocument(bytes: body))
+    }
+
+    /// The answer's status and its body as sent.
+    func postRaw(nonce: String, presentation: String, client: some TestClientProtocol) async throws
+        -> (HTTPResponse.Status, [UInt8])
+    {
         let body = try JSONSerialization.data(withJSONObject: ["nonce": nonce, "presentation": presentation])
         return try await client.execute(
             uri: "/v1/presentations/verify", method: .post, headers: headers(contentType: "application/json"),
             body: ByteBuffer(bytes: body)
-        ) { response in (response.status, try JSONDocument(response)) }
+        ) { response in (response.status, Array(buffer: response.body)) }
     }
 }
 
@@ -91,8 +99,26 @@ struct PresentationFlowTests {
             #expect(answer.string("issuer") == PresentationFlow.issuerURL)
             #expect(answer.string("vct") == AgeProfile.defaultVCT)
             #expect(answer.string("refusal") == nil)
-            // Credential 1 is accepted too, before its revocation.
-            #expect(try await before.presentThroughAPI(1, client: client).0 == .ok)
+            // Credential 1 is accepted too, before its revocation; its answer, as sent, validates against the
+            // OpenAPI document's 200 schema of the route, and the refusal's against its 422 schema.
+            let request = await before.requests.create(audience: "urn:ensure:verifier:test", threshold: 18)
+            let presentation = try AgePresentation.present(
+                credential: before.batch[1].sdJWT, holderKey: before.batch[1].holderKey, over: 18,
+                nonce: request.nonce, audience: request.audience, now: PresentationFlow.now)
+            let (acceptedStatus, acceptedBody) = try await before.postRaw(
+                nonce: request.nonce, presentation: presentation, client: client)
+            #expect(acceptedStatus == .ok)
+            let (replayStatus, replayBody) = try await before.postRaw(
+                nonce: request.nonce, presentation: presentation, client: client)
+            #expect(replayStatus == .unprocessableContent)
+            let spec = try await OpenAPISpec.served()
+            let route = spec.root["paths"]?["/v1/presentations/verify"]?["post"]?["responses"]
+            let accepted = try #require(route?["200"]?["content"]?["application/json"]?["schema"])
+            let refused = try #require(route?["422"]?["content"]?["application/problem+json"]?["schema"])
+            #expect(try spec.validator.errors(JSONValue.parse(acceptedBody), against: accepted).isEmpty)
+            #expect(try spec.validator.errors(JSONValue.parse(replayBody), against: refused).isEmpty)
+            // And the schemas tell them apart.
+            #expect(try !spec.validator.errors(JSONValue.parse(replayBody), against: accepted).isEmpty)
         }
 
         // The issuer revokes credential 1; the node sees the new list.
