@@ -150,6 +150,9 @@ public struct NodeConfiguration: Hashable, Sendable {
         public var baseTimeoutMs = 1_000
         /// The cap of the doubling round timeout, in milliseconds.
         public var maxTimeoutMs = 60_000
+        /// The least time, in milliseconds, this node as leader keeps between a block and its child when it has
+        /// transactions but less than a full block; 0 proposes as soon as it may.
+        public var blockIntervalMs = 100
     }
 
     /// `[node]`.

@@ -87,6 +87,10 @@ extension NodeConfiguration {
             # The first round timeout, and the cap of its doubling after failed rounds, in milliseconds.
             base_timeout_ms = \(consensus.baseTimeoutMs)
             max_timeout_ms = \(consensus.maxTimeoutMs)
+            # As leader, the least time between a block and its child while there is less than a full block to
+            # propose (at most a quarter of base_timeout_ms is waited); 0 proposes at once. Fewer, fuller blocks
+            # cost less CPU; the floor adds up to about two intervals to commit latency on a quiet chain.
+            block_interval_ms = \(consensus.blockIntervalMs)
 
             """
     }
@@ -237,6 +241,7 @@ private struct SectionReader {
             switch entry.key {
             case "base_timeout_ms": consensus.baseTimeoutMs = try integer(entry, in: 10...3_600_000)
             case "max_timeout_ms": consensus.maxTimeoutMs = try integer(entry, in: 10...86_400_000)
+            case "block_interval_ms": consensus.blockIntervalMs = try integer(entry, in: 0...60_000)
             default: throw unknown(entry)
             }
         }

@@ -121,6 +121,7 @@ public struct NodeRuntime: Sendable {
         let nodeLogger = taggedLogger
         var settings = EngineSettings(consensus: consensus, mempool: mempoolConfiguration)
         settings.maxMessageBytes = configuration.p2p.maxFrameBytes
+        settings.minimumBlockInterval = .milliseconds(configuration.consensus.blockIntervalMs)
         let engine = try NodeEngine(
             genesis: genesis, key: setup.key, store: store, safety: safety, settings: settings, logger: nodeLogger)
 

@@ -106,6 +106,7 @@ struct NodeConfigurationTests {
         #expect(defaults.p2p.listenAddress.description == "0.0.0.0:26656")
         #expect(defaults.api.listenAddress.description == "127.0.0.1:8080")
         #expect(defaults.consensus.baseTimeoutMs == 1000)
+        #expect(defaults.consensus.blockIntervalMs == 100)
         #expect(defaults.renderTOML().contains("# "))
     }
 
@@ -123,6 +124,7 @@ struct NodeConfigurationTests {
         configuration.mempool.maxPerSigner = 17
         configuration.mempool.sequenceWindow = 33
         configuration.consensus.maxTimeoutMs = 2000
+        configuration.consensus.blockIntervalMs = 0
         let text = configuration.renderTOML()
         #expect(try NodeConfiguration(parsing: text) == configuration)
         #expect(text.contains("\"\(peerKey.hex)@node-1.example.org:7001\""))
@@ -242,6 +244,11 @@ struct NodeConfigurationTests {
                 "[mempool]\nmax_transactions = 0",
                 .invalidValue(
                     key: "mempool.max_transactions", line: 2, reason: "must be between 1 and 10000000, found 0")
+            ),
+            (
+                "[consensus]\nblock_interval_ms = 60001",
+                .invalidValue(
+                    key: "consensus.block_interval_ms", line: 2, reason: "must be between 0 and 60000, found 60001")
             ),
             (
                 "[consensus]\nbase_timeout_ms = 5000\nmax_timeout_ms = 1000",
