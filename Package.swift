@@ -217,8 +217,6 @@ for target in package.targets where target.type != .system {
         .enableUpcomingFeature("ExistentialAny"),
         .enableUpcomingFeature("MemberImportVisibility"),
         .enableUpcomingFeature("InternalImportsByDefault"),
-        // Generic code (canonical coding, collections of digests) specialized across our modules.
-        .unsafeFlags(["-cross-module-optimization"], .when(configuration: .release)),
     ])
     target.swiftSettings = settings
 }
