@@ -17,6 +17,8 @@ final class EngineCluster: @unchecked Sendable {
     let fixture: ChainFixture
     let directories: [TemporaryDirectory]
     /// nil while an engine restarts, so the old one can release its LevelDB lock.
+    /// Adjusts every engine's settings after the cluster's own.
+    let configure: @Sendable (inout EngineSettings) -> Void
     var slots: [NodeEngine?] = []
     var engines: [NodeEngine] { slots.compactMap { $0 } }
 
@@ -25,7 +27,11 @@ final class EngineCluster: @unchecked Sendable {
     var tickers: [Int: Task<Void, Never>] = [:]
 
     /// `count` engines, of which genesis names the first `genesisValidators` as validators.
-    init(count: Int = 4, genesisValidators: Int? = nil, parameters: GenesisParameters = GenesisParameters()) throws {
+    init(
+        count: Int = 4, genesisValidators: Int? = nil, parameters: GenesisParameters = GenesisParameters(),
+        configure: @escaping @Sendable (inout EngineSettings) -> Void = { _ in }
+    ) throws {
+        self.configure = configure
         fixture = ChainFixture(validatorCount: count, genesisValidators: genesisValidators, parameters: parameters)
         directories = (0..<count).map { _ in TemporaryDirectory() }
         for index in 0..<count { slots.append(try makeEngine(index)) }
@@ -40,6 +46,7 @@ final class EngineCluster: @unchecked Sendable {
             mempool: try MempoolConfiguration(chainID: fixture.chainID))
         settings.idleProposalDelay = .milliseconds(50)
         settings.statusInterval = .milliseconds(200)
+        configure(&settings)
         var logger = Logger(label: "engine-\(index)")
         logger.logLevel = .critical
         return try NodeEngine(

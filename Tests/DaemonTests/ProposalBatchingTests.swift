@@ -10,18 +10,22 @@ import Testing
 struct ProposalBatchingTests {
     @Test("a leader waiting for transactions gathers those submitted together into one block, not one block each")
     func oneValidatorBatches() async throws {
-        let cluster = try EngineCluster(count: 1)
+        // Without the block floor, which would batch on its own after the first block.
+        let cluster = try EngineCluster(count: 1) { $0.minimumBlockInterval = .zero }
         let engine = cluster.engine(0)
         await cluster.start(0)
         // Let the chain go idle, so the leader waits for transactions.
         try await cluster.waitUntil("the first empty block commits") { await engine.status().height >= 1 }
         let start = await engine.status().height
         var ids: [Digest] = []
+        let clock = ContinuousClock()
+        let began = clock.now
         for sequence in UInt64(1)...40 {
             let tx = cluster.fixture.notarize(admin: 0, sequence: sequence, label: "batch \(sequence)")
             #expect(await engine.submit(transaction: tx.canonicalBytes) == .accepted(id: tx.id))
             ids.append(tx.id)
         }
+        let submitting = clock.now - began
         try await cluster.waitUntil("every transaction commits") {
             for id in ids {
                 guard case .committed = await engine.transactionStatus(id) else { return false }
@@ -38,9 +42,11 @@ struct ProposalBatchingTests {
             height += 1
         }
         #expect(committed == 40)
-        // Each admission used to propose at once: 40 blocks of one transaction, each with its own synced writes.
-        // The leader now gathers for 10 ms, and 40 submissions take a few; a stalled machine may split them.
-        #expect(carrying <= 8, "40 transactions went into \(carrying) blocks")
+        // Each admission used to propose at once: 40 blocks of one transaction, each with its own synced writes
+        // (and the 40 submissions took about 250 ms for it). The leader now gathers for 10 ms after the first
+        // arrives, so there are about as many blocks as 10 ms windows of submitting, however slow the machine.
+        let windows = Int(submitting / .milliseconds(10))
+        #expect(carrying <= windows + 2, "40 transactions went into \(carrying) blocks in \(submitting)")
     }
 }
 
@@ -114,7 +120,8 @@ struct BlockPacingTests {
             parent = block
             height += 1
         }
+        // How many blocks the trickle makes depends on how long the machine takes to send it; the floor between
+        // them is what must hold, and it did above for every one.
         #expect(carrying >= 2)
-        #expect(carrying <= 10, "30 transactions over about half a second went into \(carrying) blocks")
     }
 }
