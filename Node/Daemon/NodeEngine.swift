@@ -38,8 +38,9 @@ public struct EngineSettings: Sendable {
     /// one-validator chain to a few hundred transactions per second. A full block's worth proposes at once.
     public var proposalBatchDelay: Duration = .milliseconds(10)
     /// The shortest time between a block and its child that a leader with transactions (but less than a full block)
-    /// keeps; at most a quarter of the round timeout. Every block costs each node synced writes, signatures and messages whatever it carries; without a
-    /// floor, a moderately loaded network makes many small blocks and spends its CPU on them.
+    /// keeps; at most a quarter of the round timeout. Every block costs each node synced writes, signatures and
+    /// messages whatever it carries; without a floor, a moderately loaded network makes many small blocks and spends
+    /// its CPU on them.
     public var minimumBlockInterval: Duration = .milliseconds(100)
     /// How far ahead of this node's clock a block's time may be for the node to execute (and so vote for) it.
     /// Nothing else bounds a header's time from above, and a time far in the future would stick: children may not
