@@ -118,9 +118,9 @@ struct Routes<Node: NodeService>: Sendable {
         let bytes = try await Self.transactionBytes(of: request, context: context)
         switch await node.submit(transaction: bytes) {
         case .accepted(let id):
-            return JSONBody.response(SubmissionAnswer(id: id.hex, status: "pending"), status: .accepted)
+            return SubmissionAnswer(id: id.hex, status: "pending").response(status: .accepted)
         case .alreadyCommitted(let id, let height):
-            return JSONBody.response(SubmissionAnswer(id: id.hex, status: "committed", height: height))
+            return SubmissionAnswer(id: id.hex, status: "committed", height: height).response(status: .ok)
         case .rejected(let rejection):
             throw .rejected(rejection)
         }

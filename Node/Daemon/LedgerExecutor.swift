@@ -59,8 +59,24 @@ struct ExecutedBlock {
 struct ChainStateReader: LedgerStateReader {
     let database: LevelDB
     let pending: [StateChanges]
+    /// Answers already read, for a reader that lives as long as one block's execution (nothing writes the
+    /// database or the pending changes meanwhile). A block's transactions read their signer's role and
+    /// organization each; with the cache that is one LevelDB read per signer and block.
+    var cache: ReadCache? = nil
+
+    /// Values a ``ChainStateReader`` read, absent ones included.
+    final class ReadCache {
+        var values: [[UInt8]: [UInt8]?] = [:]
+    }
 
     func value(forKey key: [UInt8]) throws(LedgerStateError) -> [UInt8]? {
+        if let cache, let known = cache.values[key] { return known }
+        let value = try uncachedValue(forKey: key)
+        cache?.values[key] = .some(value)
+        return value
+    }
+
+    private func uncachedValue(forKey key: [UInt8]) throws(LedgerStateError) -> [UInt8]? {
         for changes in pending {
             if let value = changes.writes[key] { return value }
         }
@@ -277,9 +293,10 @@ public final class LedgerExecutor {
     private func run(_ transactions: [Transaction], header: BlockHeader, parent: ExecutedBlock)
         throws(ExecutionError) -> BlockExecution
     {
-        guard let reader = state(after: parent) else {
+        guard var reader = state(after: parent) else {
             throw ExecutionError(field: "block.header.parentID", reason: "does not descend from the committed tip")
         }
+        reader.cache = ChainStateReader.ReadCache()
         do {
             return try LedgerApplication.executeBlock(
                 transactions, chainID: genesis.chainID, height: header.height, timestamp: header.timestamp,

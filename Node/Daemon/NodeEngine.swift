@@ -6,6 +6,7 @@ import Foundation
 public import Ledger
 public import Logging
 public import Mempool
+import NIOConcurrencyHelpers
 public import Storage
 
 /// A message the engine hands to the transport: to one peer, or to every connected peer.
@@ -81,6 +82,8 @@ public actor NodeEngine: NodeService {
     nonisolated let queries: LedgerQueries
     /// The age-credential verifier over committed state (presentation requests live in memory).
     nonisolated let credentials: NodeCredentials
+    /// Roles read for ``preverified(_:)``, emptied at every commit.
+    private nonisolated let preverifyRoles = PreverifyRoleCache()
     private let journal: ProposalJournal
     private var core: ConsensusCore
     private var mempool: Mempool
@@ -263,17 +266,14 @@ public actor NodeEngine: NodeService {
     /// The ids of those `transactions` whose signer may submit their kind in committed state (a snapshot read per
     /// signer) and whose signature holds. Checking authorization first keeps transactions of keys nobody
     /// authorized from costing a verification; the rest go through admission's own checks as before.
+    ///
+    /// Roles come from ``PreverifyRoleCache``, which a commit empties: one snapshot read per signer and block, not
+    /// per submission. A role that changed in the block just committed can be answered once from before the
+    /// change; that only moves a verification, never a decision, because admission checks the role again.
     nonisolated func preverified(_ transactions: [Transaction]) -> [Digest] {
-        var roles: [Ed25519PublicKey: KeyRole?] = [:]
         var ids: [Digest] = []
         for transaction in transactions where transaction.chainID == genesis.chainID {
-            let role: KeyRole?
-            if let known = roles[transaction.signer] {
-                role = known
-            } else {
-                role = (try? queries.role(of: transaction.signer)) ?? nil
-                roles[transaction.signer] = .some(role)
-            }
+            let role = preverifyRoles.role(of: transaction.signer) { (try? queries.role(of: $0)) ?? nil }
             guard LedgerApplication.may(role, submit: transaction.kind), transaction.hasValidSignature else { continue }
             ids.append(transaction.id)
         }
@@ -601,6 +601,7 @@ public actor NodeEngine: NodeService {
         if block.transactions.contains(where: { $0.kind == .governancePropose || $0.kind == .governanceVote }) {
             announcePeerKeys()
         }
+        preverifyRoles.removeAll()
         journal.prune(throughRound: block.header.round)
         committedTransactions += UInt64(block.transactions.count)
         let removals = mempool.update(
@@ -746,11 +747,14 @@ public actor NodeEngine: NodeService {
                     detail: "\(transaction.signer.keyID) may not submit \(transaction.kind)"))
         }
         let id = transaction.id
-        if let location = executor.location(of: id) {
+        // A committed transaction is refused below (its sequence is behind the signer's), so the receipt is read
+        // only on a refusal, to answer "committed" instead: not once per gossiped transaction.
+        func committedOr(_ rejection: SubmissionRejection) -> SubmissionResult {
+            guard let location = executor.location(of: id) else { return .rejected(rejection) }
             return .alreadyCommitted(id: id, height: location.height)
         }
         if let failure = LedgerApplication.statelessFailure(of: transaction) {
-            return .rejected(.init(code: .invalidPayload, detail: failure.reason))
+            return committedOr(.init(code: .invalidPayload, detail: failure.reason))
         }
         do throws(MempoolRejection) {
             let outcome = try mempool.admit(
@@ -763,7 +767,7 @@ public actor NodeEngine: NodeService {
             }
             return .accepted(id: id)
         } catch {
-            return .rejected(Self.rejection(error))
+            return committedOr(Self.rejection(error))
         }
     }
 
@@ -894,4 +898,26 @@ public enum NodeStartError: Error, Equatable, Sendable, CustomStringConvertible 
         case .network(let reason): return "network: \(reason)"
         }
     }
+}
+
+/// Committed roles for the signature pre-check that runs off the engine's actor (HTTP request tasks and peer
+/// loops at once), so each signer costs one snapshot read per committed block instead of one per submission.
+/// Bounded: a flood of distinct signers empties it rather than growing it.
+final class PreverifyRoleCache: Sendable {
+    private static let capacity = 4_096
+    private let roles = NIOLockedValueBox<[Ed25519PublicKey: KeyRole?]>([:])
+
+    /// The cached role of `signer`, or `read(signer)` remembered.
+    func role(of signer: Ed25519PublicKey, read: (Ed25519PublicKey) -> KeyRole?) -> KeyRole? {
+        if let cached = roles.withLockedValue({ $0[signer] }) { return cached }
+        let role = read(signer)
+        roles.withLockedValue { roles in
+            if roles.count >= Self.capacity { roles.removeAll(keepingCapacity: true) }
+            roles[signer] = .some(role)
+        }
+        return role
+    }
+
+    /// Forgets every role (a block committed, which may have changed some).
+    func removeAll() { roles.withLockedValue { $0.removeAll(keepingCapacity: true) } }
 }

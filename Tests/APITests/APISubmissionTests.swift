@@ -1,4 +1,3 @@
-import API
 import Codec
 import EnsureCrypto
 import Foundation
@@ -6,6 +5,8 @@ import Hummingbird
 import HummingbirdTesting
 import Ledger
 import Testing
+
+@testable import API
 
 /// `POST /v1/transactions`: both body forms, every refusal code, and bodies that never reach the node.
 @Suite("API submissions")
@@ -71,6 +72,20 @@ struct APISubmissionTests {
                 #expect(document.string("status") == "committed")
                 #expect(document.integer("height") == 2)
             }
+        }
+    }
+
+    @Test("the submission answer is written by hand as the same bytes the JSON encoder writes")
+    func submissionAnswerBytes() throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        let id = fixture.transaction.id.hex
+        for answer in [
+            SubmissionAnswer(id: id, status: "pending"), SubmissionAnswer(id: id, status: "committed", height: 0),
+            SubmissionAnswer(id: id, status: "committed", height: UInt64.max),
+        ] {
+            let expected = String(decoding: try encoder.encode(answer), as: UTF8.self)
+            #expect(answer.json == expected)
         }
     }
 

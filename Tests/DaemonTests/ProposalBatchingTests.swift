@@ -84,6 +84,64 @@ struct PreverificationTests {
         #expect(strangerRefusal.code == .unauthorized)
         await cluster.stopAll()
     }
+
+    @Test("the roles the pre-check reads are kept until a block commits, and a role a block grants counts after it")
+    func rolesFollowCommits() async throws {
+        let cluster = try EngineCluster(count: 1)
+        let engine = cluster.engine(0)
+        let fixture = cluster.fixture
+        await cluster.start(0)
+        let plugin = Ed25519PrivateKey(seed: [UInt8](repeating: 9, count: 32))!
+        let payload = try NotarizePayload(digest: SHA256.hash([9]), label: "from the plugin").canonicalBytes
+        let byPlugin = Transaction(
+            chainID: fixture.chainID, sequence: 1, kind: .notarize, payload: payload, signedBy: plugin)
+        // Not a member's key yet: not verified ahead, and that answer is now cached.
+        #expect(engine.preverified([byPlugin]).isEmpty)
+        let proposal = Transaction(
+            chainID: fixture.chainID, sequence: 1, kind: .governancePropose,
+            payload: ProposePayload(
+                action: .addPlugin(PluginRecord(key: plugin.publicKey, organization: "org-0", name: "fim@test")),
+                rationale: "a file-integrity monitor"
+            ).canonicalBytes, signedBy: fixture.adminKeys[0])
+        let vote = Transaction(
+            chainID: fixture.chainID, sequence: 1, kind: .governanceVote,
+            payload: VotePayload(proposal: proposal.id, approve: true).canonicalBytes, signedBy: fixture.adminKeys[1])
+        #expect(await engine.submit(transaction: proposal.canonicalBytes) == .accepted(id: proposal.id))
+        #expect(await engine.submit(transaction: vote.canonicalBytes) == .accepted(id: vote.id))
+        try await cluster.waitUntil("the vote that adds the plugin commits") {
+            guard case .committed = await engine.transactionStatus(vote.id) else { return false }
+            return true
+        }
+        // Were the cached "no role" kept past the commit, the plugin's transaction would still be skipped here.
+        #expect(engine.preverified([byPlugin]) == [byPlugin.id])
+        #expect(await engine.submit(transaction: byPlugin.canonicalBytes) == .accepted(id: byPlugin.id))
+        await cluster.stopAll()
+    }
+}
+
+@Suite("Pre-check role cache")
+struct PreverifyRoleCacheTests {
+    @Test("a signer's role is read once until the cache is emptied, absent roles included")
+    func readsOncePerCommit() {
+        let cache = PreverifyRoleCache()
+        let admin = Ed25519PrivateKey(seed: [UInt8](repeating: 3, count: 32))!.publicKey
+        let stranger = Ed25519PrivateKey(seed: [UInt8](repeating: 4, count: 32))!.publicKey
+        var reads: [Ed25519PublicKey] = []
+        func role(_ key: Ed25519PublicKey) -> KeyRole? {
+            cache.role(of: key) { key in
+                reads.append(key)
+                return key == admin ? .organizationAdmin(organization: "org-0") : nil
+            }
+        }
+        #expect(role(admin) == .organizationAdmin(organization: "org-0"))
+        #expect(role(stranger) == nil)
+        #expect(role(admin) == .organizationAdmin(organization: "org-0"))
+        #expect(role(stranger) == nil)
+        #expect(reads == [admin, stranger])
+        cache.removeAll()
+        #expect(role(stranger) == nil)
+        #expect(reads == [admin, stranger, stranger])
+    }
 }
 
 @Suite("Block pacing")
