@@ -117,10 +117,8 @@ public final class LedgerExecutor {
     private var executed: [Digest: ExecutedBlock] = [:]
     private var sequenceCache: [Ed25519PublicKey: UInt64] = [:]
     private var roleCache: [Ed25519PublicKey: KeyRole?] = [:]
-    /// Transaction ids whose signatures were checked (by the mempool or an earlier execution).
-    private var verifiedIDs: Set<Digest> = []
-    private var verifiedOrder: [Digest] = []
-    private static let verifiedCapacity = 200_000
+    /// Transaction ids whose signatures were checked, shared with the node's pre-checks off the actor.
+    public let signatures: SignatureCache
 
     /// The committed tip's header.
     public private(set) var committedHeader: BlockHeader
@@ -129,8 +127,11 @@ public final class LedgerExecutor {
 
     /// Opens the executor over `store`, whose tip (written by earlier runs, or genesis written now) is the
     /// committed state.
-    public init(genesis: Genesis, genesisBlock: Block, store: BlockStore) throws(ApplicationStateError) {
+    public init(
+        genesis: Genesis, genesisBlock: Block, store: BlockStore, signatures: SignatureCache = SignatureCache()
+    ) throws(ApplicationStateError) {
         self.genesis = genesis
+        self.signatures = signatures
         self.store = store
         self.database = store.database
         let genesisChanges = LedgerApplication.genesisChanges(genesis)
@@ -262,15 +263,7 @@ public final class LedgerExecutor {
     }
 
     /// Records that `id`'s signature verified, so executing it later does not verify it again.
-    public func markVerified(_ id: Digest) {
-        guard verifiedIDs.insert(id).inserted else { return }
-        verifiedOrder.append(id)
-        if verifiedOrder.count > Self.verifiedCapacity {
-            let drop = verifiedOrder.count - Self.verifiedCapacity / 2
-            for old in verifiedOrder[0..<drop] { verifiedIDs.remove(old) }
-            verifiedOrder.removeFirst(drop)
-        }
-    }
+    public func markVerified(_ id: Digest) { signatures.insert(id) }
 
     // MARK: Execution
 
@@ -301,12 +294,7 @@ public final class LedgerExecutor {
             return try LedgerApplication.executeBlock(
                 transactions, chainID: genesis.chainID, height: header.height, timestamp: header.timestamp,
                 parentStateRoot: parent.stateRoot, on: reader
-            ) { tx, id in
-                if verifiedIDs.contains(id) { return true }
-                guard tx.hasValidSignature else { return false }
-                markVerified(id)
-                return true
-            }
+            ) { tx, _ in signatures.verify(tx) }
         } catch {
             switch error {
             case .invalid(let field, let reason): throw ExecutionError(field: field, reason: reason)
@@ -429,14 +417,10 @@ public final class LedgerExecutor {
             guard chosen.count < maxCount, bytes + size <= maxBytes else { break }
             // Already in an ancestor: not proposed again, and not a reason to stop the signer's run.
             if tx.sequence < expected { continue }
-            let id = tx.id
-            guard tx.sequence == expected, tx.chainID == genesis.chainID,
-                verifiedIDs.contains(id) || tx.hasValidSignature
-            else {
+            guard tx.sequence == expected, tx.chainID == genesis.chainID, signatures.verify(tx) else {
                 blocked.insert(tx.signer)
                 continue
             }
-            markVerified(id)
             sequences[tx.signer] = expected + 1
             chosen.append(tx)
             bytes += size

@@ -84,6 +84,17 @@ public actor NodeEngine: NodeService {
     nonisolated let credentials: NodeCredentials
     /// Roles read for ``preverified(_:)``, emptied at every commit.
     private nonisolated let preverifyRoles = PreverifyRoleCache()
+    /// Ids whose signatures verified, on every path (shared with the executor).
+    nonisolated let signatures: SignatureCache
+    /// Gossiped batches waiting for their signature check, which a task of their own works through, so that
+    /// consensus messages never queue behind them. Bounded: under overload the newest batches are dropped (their
+    /// transactions still reach this node in proposals).
+    private nonisolated let gossipInbox: AsyncStream<(transactions: [Transaction], peer: Ed25519PublicKey)>
+    private nonisolated let gossipInboxContinuation:
+        AsyncStream<(transactions: [Transaction], peer: Ed25519PublicKey)>.Continuation
+    private var gossipTask: Task<Void, Never>?
+    /// Most gossiped batches waiting for their check.
+    static let gossipInboxCapacity = 64
     private let journal: ProposalJournal
     private var core: ConsensusCore
     private var mempool: Mempool
@@ -135,8 +146,10 @@ public actor NodeEngine: NodeService {
         let genesisBlock = ConsensusCore.genesisBlock(
             chainID: genesis.chainID, validators: validators, timestamp: genesis.genesisTime)
         let executor: LedgerExecutor
+        let signatures = SignatureCache()
         do {
-            executor = try LedgerExecutor(genesis: genesis, genesisBlock: genesisBlock, store: store)
+            executor = try LedgerExecutor(
+                genesis: genesis, genesisBlock: genesisBlock, store: store, signatures: signatures)
         } catch {
             throw .state("\(error)")
         }
@@ -149,6 +162,10 @@ public actor NodeEngine: NodeService {
         self.settings = settings
         self.safety = safety
         self.executor = executor
+        self.signatures = signatures
+        (gossipInbox, gossipInboxContinuation) = AsyncStream.makeStream(
+            of: (transactions: [Transaction], peer: Ed25519PublicKey).self,
+            bufferingPolicy: .bufferingOldest(Self.gossipInboxCapacity))
         self.journal = ProposalJournal(database: store.database)
         self.queries = LedgerQueries(store: store)
         self.credentials = NodeCredentials(
@@ -226,6 +243,15 @@ public actor NodeEngine: NodeService {
             ])
         run(.start)
         replayJournal()
+        let inbox = gossipInbox
+        // Detached: the checks must not run on this actor.
+        gossipTask = Task.detached { [weak self] in
+            for await item in inbox {
+                guard let self else { return }
+                let verified = self.preverified(item.transactions)
+                await self.handle(.transactions(item.transactions), from: item.peer, verified: verified)
+            }
+        }
     }
 
     /// Feeds the proposals accepted above the committed tip before a restart back into the core, so it regains
@@ -246,10 +272,15 @@ public actor NodeEngine: NodeService {
         timer?.cancel()
         timer = nil
         outgoingContinuation.finish()
+        gossipInboxContinuation.finish()
+        gossipTask?.cancel()
+        gossipTask = nil
     }
 
-    /// Handles one message from an authenticated peer. The message is decoded, and the signatures of gossiped
-    /// transactions are checked, before the actor is entered: the actor's turn is bookkeeping only.
+    /// Handles one message from an authenticated peer. The message is decoded before the actor is entered.
+    /// Gossiped transactions go to the gossip inbox, whose task checks their signatures off the actor; the
+    /// signatures of a proposal's transactions are checked here (those gossip brought are found in the cache), so
+    /// executing it on the actor verifies nothing.
     public nonisolated func receive(_ bytes: [UInt8], from peer: Ed25519PublicKey) async {
         let message: NodeMessage
         do {
@@ -258,9 +289,23 @@ public actor NodeEngine: NodeService {
             logger.warning("refused a peer message", metadata: ["peer": "\(peer.keyID)", "reason": "\(error)"])
             return
         }
-        var verified: [Digest] = []
-        if case .transactions(let transactions) = message { verified = preverified(transactions) }
-        await handle(message, from: peer, verified: verified)
+        switch message {
+        case .transactions(let transactions):
+            if case .dropped = gossipInboxContinuation.yield((transactions, peer)) {
+                logger.debug(
+                    "dropped a gossiped batch: the signature checks are behind",
+                    metadata: ["peer": "\(peer.keyID)", "transactions": "\(transactions.count)"])
+            }
+            return
+        case .consensus(.proposal(let proposal)) where proposal.block.header.proposer == peer:
+            // Only the proposer's own proposal: a peer relaying others' blocks cannot make this node verify them.
+            for transaction in proposal.block.transactions where transaction.chainID == genesis.chainID {
+                _ = signatures.verify(transaction)
+            }
+        default:
+            break
+        }
+        await handle(message, from: peer, verified: [])
     }
 
     /// The ids of those `transactions` whose signer may submit their kind in committed state (a snapshot read per
@@ -274,7 +319,9 @@ public actor NodeEngine: NodeService {
         var ids: [Digest] = []
         for transaction in transactions where transaction.chainID == genesis.chainID {
             let role = preverifyRoles.role(of: transaction.signer) { (try? queries.role(of: $0)) ?? nil }
-            guard LedgerApplication.may(role, submit: transaction.kind), transaction.hasValidSignature else { continue }
+            guard LedgerApplication.may(role, submit: transaction.kind), signatures.verify(transaction) else {
+                continue
+            }
             ids.append(transaction.id)
         }
         return ids
@@ -799,15 +846,42 @@ public actor NodeEngine: NodeService {
         } catch {
             return .rejected(.init(code: .malformed, detail: "\(error)"))
         }
-        return await admitSubmitted(transaction, verified: preverified([transaction]).first)
+        return await admitSubmitted([transaction], verified: preverified([transaction]))[0]
     }
 
-    private func admitSubmitted(_ transaction: Transaction, verified: Digest?) -> SubmissionResult {
-        guard !stopped, failure == nil else {
-            return .rejected(.init(code: .unavailable, detail: "the node is stopping"))
+    /// Decodes and pre-checks the whole batch off the actor, then admits it in one turn of the actor, which
+    /// proposes (when it waits for transactions) after the batch rather than after its first transaction.
+    public nonisolated func submit(transactions batch: [[UInt8]]) async -> [SubmissionResult] {
+        var results = [SubmissionResult?](repeating: nil, count: batch.count)
+        var positions: [Int] = []
+        var transactions: [Transaction] = []
+        positions.reserveCapacity(batch.count)
+        transactions.reserveCapacity(batch.count)
+        for (index, bytes) in batch.enumerated() {
+            do {
+                transactions.append(try Transaction.decode(canonical: bytes, field: "transaction"))
+                positions.append(index)
+            } catch {
+                results[index] = .rejected(.init(code: .malformed, detail: "\(error)"))
+            }
         }
-        if let verified { mempool.noteVerified(verified) }
-        return admit(transaction, from: .local)
+        if !transactions.isEmpty {
+            let admitted = await admitSubmitted(transactions, verified: preverified(transactions))
+            for (position, result) in zip(positions, admitted) { results[position] = result }
+        }
+        return results.map { $0! }
+    }
+
+    private func admitSubmitted(_ transactions: [Transaction], verified: [Digest]) -> [SubmissionResult] {
+        guard !stopped, failure == nil else {
+            return transactions.map { _ in .rejected(.init(code: .unavailable, detail: "the node is stopping")) }
+        }
+        for id in verified { mempool.noteVerified(id) }
+        proposalHeld = true
+        let results = transactions.map { admit($0, from: .local) }
+        proposalHeld = false
+        if deferredPayload != nil, mempool.count > 0 { transactionsArrived() }
+        return results
     }
 
     public func transactionStatus(_ id: Digest) async -> TransactionStatus {

@@ -119,6 +119,58 @@ struct PreverificationTests {
     }
 }
 
+@Suite("Batch submissions to the engine")
+struct EngineBatchSubmissionTests {
+    @Test("each transaction of a batch gets the answer it would get alone, at its position, and the batch commits")
+    func resultsInOrder() async throws {
+        let cluster = try EngineCluster(count: 1)
+        let engine = cluster.engine(0)
+        let fixture = cluster.fixture
+        await cluster.start(0)
+        let first = fixture.notarize(admin: 0, sequence: 1, label: "first")
+        let second = fixture.notarize(admin: 0, sequence: 2, label: "second")
+        let other = fixture.notarize(admin: 1, sequence: 1, label: "other")
+        var flipped = other.signature.bytes
+        flipped[5] ^= 1
+        let forged = Transaction(
+            chainID: fixture.chainID, signer: other.signer, sequence: 2, kind: .notarize, payload: other.payload,
+            signature: try #require(Ed25519Signature(bytes: flipped)))
+        let tooFar = fixture.notarize(admin: 1, sequence: 1_000_000, label: "far")
+        let results = await engine.submit(transactions: [
+            first.canonicalBytes, [0xFF, 1], second.canonicalBytes, forged.canonicalBytes, other.canonicalBytes,
+            tooFar.canonicalBytes,
+        ])
+        #expect(results.count == 6)
+        #expect(results[0] == .accepted(id: first.id))
+        #expect(results[2] == .accepted(id: second.id))
+        #expect(results[4] == .accepted(id: other.id))
+        let codes = results.map { result -> SubmissionRejection.Code? in
+            if case .rejected(let rejection) = result { return rejection.code }
+            return nil
+        }
+        #expect(codes == [nil, .malformed, nil, .badSignature, nil, .sequenceTooFarAhead])
+        try await cluster.waitUntil("the three accepted transactions commit") {
+            for id in [first.id, second.id, other.id] {
+                guard case .committed = await engine.transactionStatus(id) else { return false }
+            }
+            return true
+        }
+        // Submitted again, the committed ones answer "committed" and the rest are what they were.
+        let again = await engine.submit(transactions: [first.canonicalBytes, forged.canonicalBytes])
+        guard case .alreadyCommitted(let id, _) = again[0] else {
+            Issue.record("a committed transaction submitted again answered \(again[0])")
+            return
+        }
+        #expect(id == first.id)
+        guard case .rejected(let refusal) = again[1] else {
+            Issue.record("a forged transaction was admitted")
+            return
+        }
+        #expect(refusal.code == .badSignature)
+        await cluster.stopAll()
+    }
+}
+
 @Suite("Pre-check role cache")
 struct PreverifyRoleCacheTests {
     @Test("a signer's role is read once until the cache is emptied, absent roles included")
