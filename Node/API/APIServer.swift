@@ -1,3 +1,4 @@
+import Codec
 import EnsureCrypto
 import Foundation
 public import Hummingbird
@@ -84,6 +85,9 @@ public struct APIServer<Node: NodeService>: Sendable {
         router.get("/openapi.json") { _, _ in OpenAPIDocument.response() }
         router.get("/v1/status") { _, _ in await routes.status() }
         router.post("/v1/transactions") { request, context in try await routes.submit(request, context: context) }
+        router.post("/v1/transactions/batch") { request, context in
+            try await routes.submitBatch(request, context: context)
+        }
         router.get("/v1/transactions/{id}") { _, context in try await routes.transaction(context.parameters.get("id")) }
         router.get("/v1/blocks/{height}") { request, context in
             try await routes.block(
@@ -124,6 +128,14 @@ struct Routes<Node: NodeService>: Sendable {
         case .rejected(let rejection):
             throw .rejected(rejection)
         }
+    }
+
+    /// `POST /v1/transactions/batch`: up to ``BatchSubmission/maxTransactions`` transactions in one request, each
+    /// answered at its position as `POST /v1/transactions` would answer it alone.
+    func submitBatch(_ request: Request, context: APIRequestContext) async throws(APIProblem) -> Response {
+        let batch = try await Self.transactionBatch(of: request, context: context)
+        let results = await node.submit(transactions: batch)
+        return JSONBody.response(BatchSubmissionAnswer(results: results.map(BatchSubmissionAnswer.Result.init)))
     }
 
     func transaction(_ parameter: String?) async throws(APIProblem) -> Response {
@@ -217,9 +229,11 @@ struct Routes<Node: NodeService>: Sendable {
 
     /// The canonical transaction bytes of a submission: the raw body for `application/octet-stream`, the
     /// Base64 `transaction` member for `application/json`.
-    static func transactionBytes(
+    /// The body of a submission, as JSON (`true`) or raw bytes (`false`), refused unless it is one of the two
+    /// and within ``APIRequestContext/maxBodyBytes``.
+    static func submissionBody(
         of request: Request, context: APIRequestContext
-    ) async throws(APIProblem) -> [UInt8] {
+    ) async throws(APIProblem) -> (json: Bool, body: [UInt8]) {
         let contentType = request.headers[.contentType]
         let mediaType = contentType.map(Self.mediaType)
         guard mediaType == "application/json" || mediaType == "application/octet-stream" else {
@@ -236,8 +250,59 @@ struct Routes<Node: NodeService>: Sendable {
         } catch {
             throw .malformedBody("the request body could not be read")
         }
-        let body = Array(buffer.readableBytesView)
-        if mediaType == "application/octet-stream" {
+        return (mediaType == "application/json", Array(buffer.readableBytesView))
+    }
+
+    /// The transactions of a batch body: JSON `{"transactions": ["<Base64>", ...]}`, or as
+    /// application/octet-stream the canonical list of byte strings (a varint count, then each transaction as a
+    /// varint length and its bytes; docs/api.md).
+    static func transactionBatch(
+        of request: Request, context: APIRequestContext
+    ) async throws(APIProblem) -> [[UInt8]] {
+        let (json, body) = try await submissionBody(of: request, context: context)
+        let batch: [[UInt8]]
+        if json {
+            let submission: BatchSubmissionBody
+            do {
+                submission = try JSONDecoder().decode(BatchSubmissionBody.self, from: Data(body))
+            } catch {
+                throw .malformedBody(#"the body must be a JSON object {"transactions": ["<Base64>", ...]}"#)
+            }
+            guard submission.transactions.count <= BatchSubmission.maxTransactions else {
+                throw .malformedBody(BatchSubmission.tooMany(submission.transactions.count))
+            }
+            var decoded: [[UInt8]] = []
+            decoded.reserveCapacity(submission.transactions.count)
+            for (index, text) in submission.transactions.enumerated() {
+                do {
+                    decoded.append(try Base64.decode(text))
+                } catch {
+                    throw .malformedBody("transactions[\(index)] is not standard padded Base64: \(error)")
+                }
+            }
+            batch = decoded
+        } else {
+            do throws(CanonicalDecodingError) {
+                var reader = CanonicalReader(body)
+                batch = try reader.readArray(field: "transactions", maxCount: BatchSubmission.maxTransactions) {
+                    (r: inout CanonicalReader, i: Int) throws(CanonicalDecodingError) in
+                    try r.readLengthPrefixedBytes(
+                        field: "transactions[\(i)]", maxLength: BatchSubmission.maxTransactionBytes)
+                }
+                try reader.expectEnd(field: "transactions")
+            } catch {
+                throw .malformedBody("the body is not a canonical list of transactions: \(error)")
+            }
+        }
+        guard !batch.isEmpty else { throw .malformedBody("the batch holds no transaction") }
+        return batch
+    }
+
+    static func transactionBytes(
+        of request: Request, context: APIRequestContext
+    ) async throws(APIProblem) -> [UInt8] {
+        let (json, body) = try await submissionBody(of: request, context: context)
+        if !json {
             return body
         }
         let submission: SubmissionBody

@@ -8,6 +8,9 @@ public import Ledger
 public protocol NodeService: Sendable {
     /// Decodes and admits canonical transaction bytes into the mempool, which gossips them on.
     func submit(transaction bytes: [UInt8]) async -> SubmissionResult
+    /// Admits several transactions at once, in order: one result per transaction, at the same position. The
+    /// answer of each is the one ``submit(transaction:)`` would give it.
+    func submit(transactions batch: [[UInt8]]) async -> [SubmissionResult]
     /// Where the transaction with `id` stands.
     func transactionStatus(_ id: Digest) async -> TransactionStatus
     /// The committed block at `height` and the certificate stored with it, or nil above the tip.
@@ -334,6 +337,16 @@ public struct ConsistencyProofAnswer: Sendable, Equatable {
 }
 
 /// The answer to a submission.
+extension NodeService {
+    /// One submission after the other; the daemon's engine admits a batch in one turn instead.
+    public func submit(transactions batch: [[UInt8]]) async -> [SubmissionResult] {
+        var results: [SubmissionResult] = []
+        results.reserveCapacity(batch.count)
+        for bytes in batch { results.append(await submit(transaction: bytes)) }
+        return results
+    }
+}
+
 public enum SubmissionResult: Sendable, Equatable {
     /// The transaction is pending (just admitted, or already pending).
     case accepted(id: Digest)

@@ -308,6 +308,37 @@ enum OpenAPIDocument {
                     ("202", json("Submission", "admitted now, or already pending")),
                 ] + submissionRefusals.sorted { $0.0 < $1.0 }),
             Operation(
+                method: "post", path: "/v1/transactions/batch", id: "submitTransactions", tag: "transactions",
+                summary: "Submit up to 512 signed transactions in one request",
+                description: "Each transaction is checked and admitted as POST /v1/transactions would, in order, and "
+                    + "answered at its position: refusing one changes nothing for the others. Send JSON with the "
+                    + "Base64 canonical bytes, or as application/octet-stream the canonical list of byte strings "
+                    + "(a varint count, then each transaction as a varint length and its bytes; docs/api.md).",
+                requestBody: [
+                    "required": true,
+                    "content": [
+                        "application/json": ["schema": Schema.ref("BatchSubmissionRequest")],
+                        "application/octet-stream": [
+                            "schema": ["type": "string", "contentMediaType": "application/octet-stream"]
+                        ],
+                    ],
+                ],
+                responses: [
+                    ("200", json("BatchSubmission", "the batch was read; each transaction's own result")),
+                    (
+                        "400",
+                        problem(
+                            400, ["malformed"],
+                            "the body is not a batch of 1 to 512 transactions (bad JSON, bad Base64, bad framing)")
+                    ),
+                    ("413", problem(413, ["oversize"], "the body is larger than 1 MiB")),
+                    (
+                        "415",
+                        problem(
+                            415, ["unsupported-media-type"], "neither application/json nor application/octet-stream")
+                    ),
+                ]),
+            Operation(
                 method: "get", path: "/v1/transactions/{id}", id: "getTransaction", tag: "transactions",
                 summary: "A transaction's status: pending, committed, failed or dropped",
                 parameters: [pathParameter("id", digestSchema, "the transaction id")],

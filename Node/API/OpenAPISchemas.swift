@@ -57,6 +57,40 @@ extension OpenAPIDocument {
                     ]
                 ]
             ),
+            (
+                "BatchSubmissionRequest",
+                Schema.requestObject([
+                    "transactions": Schema.array(
+                        Schema.base64("the canonical transaction bytes (docs/encoding.md)"),
+                        "1 to 512 transactions, admitted in this order")
+                ])
+            ),
+            (
+                "BatchSubmission",
+                Schema.object([
+                    "results": Schema.array(
+                        [
+                            "oneOf": [
+                                Schema.object([
+                                    "id": hex("the transaction id"),
+                                    "status": Schema.constant("pending"),
+                                ]),
+                                Schema.object([
+                                    "id": hex("the transaction id"),
+                                    "status": Schema.constant("committed"),
+                                    "height": Schema.uint64("the height that committed it earlier"),
+                                ]),
+                                Schema.object([
+                                    "status": Schema.constant("rejected"),
+                                    "code": Schema.enumeration(
+                                        SubmissionRejection.Code.allCases.map(\.rawValue),
+                                        "why: the problem code POST /v1/transactions would answer with"),
+                                    "detail": Schema.string("what exactly was wrong"),
+                                ]),
+                            ]
+                        ], "one result per submitted transaction, at its position")
+                ])
+            ),
             ("TransactionStatus", transactionStatus),
             ("Certificate", certificate),
             ("Block", block),

@@ -72,6 +72,54 @@ struct SubmissionAnswer: Codable, Equatable {
     }
 }
 
+/// The limits of `POST /v1/transactions/batch`.
+enum BatchSubmission {
+    /// Most transactions in one request (as many as one gossip message between nodes carries).
+    static let maxTransactions = 512
+    /// Most bytes of one transaction in the octet-stream form; a longer one is refused by the node anyway.
+    static let maxTransactionBytes = LedgerLimits.transactionBytes + 1
+
+    static func tooMany(_ count: Int) -> String {
+        "the batch holds \(count) transactions; at most \(maxTransactions) fit one request"
+    }
+}
+
+/// `POST /v1/transactions/batch` request body in JSON form.
+struct BatchSubmissionBody: Codable, Equatable {
+    var transactions: [String]
+}
+
+/// `POST /v1/transactions/batch` answer: one result per submitted transaction, in order.
+struct BatchSubmissionAnswer: Codable, Equatable {
+    /// What `POST /v1/transactions` would have answered for one transaction: `pending` or `committed` (with the
+    /// id, and the height for committed), or `rejected` with the refusal's code and detail.
+    struct Result: Codable, Equatable {
+        var id: String?
+        var status: String
+        var height: UInt64?
+        var code: String?
+        var detail: String?
+
+        init(_ result: SubmissionResult) {
+            switch result {
+            case .accepted(let id):
+                self.id = id.hex
+                status = "pending"
+            case .alreadyCommitted(let id, let height):
+                self.id = id.hex
+                status = "committed"
+                self.height = height
+            case .rejected(let rejection):
+                status = "rejected"
+                code = rejection.code.rawValue
+                detail = rejection.detail
+            }
+        }
+    }
+
+    var results: [Result]
+}
+
 /// `GET /v1/transactions/{id}`.
 struct TransactionStatusBody: Codable, Equatable {
     var id: String

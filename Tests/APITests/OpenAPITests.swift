@@ -259,6 +259,15 @@ struct OpenAPITests {
             },
             .post("/v1/transactions", json: "AAEC", contentType: "text/plain"),
             .post("/v1/transactions", json: "not json"),
+            .post("/v1/transactions/batch", json: #"{"transactions":["AAEC","AAED"]}"#),
+            .post("/v1/transactions/batch", json: #"{"transactions":["AAEC"]}"#).preparing {
+                await $0.setSubmitResult(.alreadyCommitted(id: Fixture().transaction.id, height: 2))
+            },
+            .post("/v1/transactions/batch", json: #"{"transactions":["AAEC"]}"#).preparing {
+                await $0.setSubmitResult(.rejected(SubmissionRejection(code: .signerLimit, detail: "16 pending")))
+            },
+            .post("/v1/transactions/batch", json: #"{"transactions":[]}"#),
+            .post("/v1/transactions/batch", json: "AAEC", contentType: "text/plain"),
             .get("/v1/transactions/\(fixture.transaction.id.hex)"), .get("/v1/transactions/\(fixture.pendingID.hex)"),
             .get("/v1/transactions/\(fixture.droppedID.hex)"), .get("/v1/transactions/\(SHA256.hash([7]).hex)"),
             .get("/v1/transactions/xyz"),

@@ -53,6 +53,16 @@ struct LoadBench: ParsableCommand {
 
     @Option(
         help: """
+            Transactions per request: 1 sends each to POST /v1/transactions; more sends up to that many at once to \
+            POST /v1/transactions/batch (1-512).
+            """)
+    var batch = 1
+
+    @Option(help: "Milliseconds a partly filled batch waits for more transactions before it is sent.")
+    var batchWait = 10
+
+    @Option(
+        help: """
             Most uncommitted transactions per signer (default: the smallest mempool max_per_signer or \
             sequence_window in the nodes' config.toml).
             """)
@@ -71,6 +81,8 @@ struct LoadBench: ParsableCommand {
         guard drain >= 0 && drain <= 3_600 else { throw ValidationError("--drain must be 0-3600 s") }
         guard (1...64).contains(connections) else { throw ValidationError("--connections must be 1-64") }
         guard (1...1_024).contains(pipeline) else { throw ValidationError("--pipeline must be 1-1024") }
+        guard (1...512).contains(batch) else { throw ValidationError("--batch must be 1-512") }
+        guard (0...1_000).contains(batchWait) else { throw ValidationError("--batch-wait must be 0-1000 ms") }
         if let signerWindow {
             guard (1...1_000_000).contains(signerWindow) else {
                 throw ValidationError("--signer-window must be 1-1000000")
@@ -128,7 +140,8 @@ struct LoadBench: ParsableCommand {
 
         let plan = LoadPlan(
             nodes: network.nodes, signers: signers, shape: shape, rate: target, warmup: warmup, duration: duration,
-            drain: drain, connections: connections, pipeline: pipeline,
+            drain: drain, connections: connections, pipeline: pipeline, batch: batch,
+            batchWait: Double(batchWait) / 1000,
             signerWindow: signerWindow ?? network.signerWindow,
             followNode: followIndex, startHeight: statuses[followIndex].height)
         if !json {
@@ -138,6 +151,9 @@ struct LoadBench: ParsableCommand {
                     + "\(validators) validators sharing \(bound.cores) cores)")
             print(
                 "load: \(network.nodes.count) nodes, \(signers.count) signers, \(connections) connections per node, "
+                    + (batch > 1
+                        ? "up to \(batch) transactions per request (POST /v1/transactions/batch, \(batchWait) ms wait), "
+                        : "one transaction per request, ")
                     + "at most \(plan.signerWindow) uncommitted per signer, target \(Int(target)) tx/s of "
                     + "\(shape.targetBytes)-byte notarize transactions, warmup "
                     + "\(LoadReport.format(warmup)) s, window \(LoadReport.format(duration)) s, following "
@@ -594,6 +610,10 @@ struct LoadPlan: Sendable {
     var drain: Double
     var connections: Int
     var pipeline: Int
+    /// Transactions per request (1: POST /v1/transactions each; more: POST /v1/transactions/batch).
+    var batch: Int
+    /// Seconds a partly filled batch waits before it is sent.
+    var batchWait: Double
     var signerWindow: Int
     var followNode: Int
     var startHeight: UInt64
@@ -675,6 +695,9 @@ final class LoadDriver {
     private var inWindowOutstanding = 0
     private var finished = false
     private var tickTask: Scheduled<Void>?
+    /// Per node, the transactions waiting to go out in one batch request (with `--batch` above 1), oldest first.
+    private var batches: [[(id: String, bytes: [UInt8])]]
+    private var batchSince: [NIODeadline]
 
     private static let tick = TimeAmount.milliseconds(5)
     private static let retryableCodes: Set<String> = ["mempool-full", "signer-limit", "unavailable", "connection"]
@@ -685,6 +708,8 @@ final class LoadDriver {
         self.promise = loop.makePromise(of: LoadOutcome.self)
         self.signers = plan.signers.map { SignerState(next: $0.next) }
         self.connections = Array(repeating: [], count: plan.nodes.count)
+        self.batches = Array(repeating: [], count: plan.nodes.count)
+        self.batchSince = Array(repeating: .now(), count: plan.nodes.count)
         self.nextHeight = plan.startHeight + 1
     }
 
@@ -735,9 +760,9 @@ final class LoadDriver {
             outcome.cpuAtWindowStart = ProcessCPU.sample(plan.nodes)
         }
         if now >= windowEnd, outcome.cpuAtWindowEnd == nil { outcome.cpuAtWindowEnd = ProcessCPU.sample(plan.nodes) }
-        if now < windowEnd {
-            submitDue(now: now)
-        } else if inWindowOutstanding == 0 || now >= drainEnd {
+        if now < windowEnd { submitDue(now: now) }
+        flushBatches(now: now)
+        if now >= windowEnd, inWindowOutstanding == 0 || now >= drainEnd {
             outcome.drainSeconds = Self.seconds(now - windowEnd)
             finish(failure: nil)
             return
@@ -758,7 +783,13 @@ final class LoadDriver {
                 issued = scheduled
                 return
             }
-            guard let connection = freeConnection(node: plan.signers[signer].node) else {
+            let node = plan.signers[signer].node
+            var connection: LoadConnection?
+            if plan.batch == 1 {
+                connection = freeConnection(node: node)
+            }
+            // Batches wait while every connection is busy, up to a few requests' worth.
+            guard plan.batch == 1 ? connection != nil : batches[node].count < plan.batch * 4 else {
                 outcome.notOfferedConnections += scheduled - issued
                 issued = scheduled
                 return
@@ -783,7 +814,68 @@ final class LoadDriver {
             let id = transaction.id.hex
             let bytes = transaction.canonicalBytes
             pending[id] = Pending(firstSubmitted: now, signer: signer, inWindow: inWindow, bytes: bytes, attempts: 1)
-            send(id: id, bytes: bytes, over: connection)
+            if let connection {
+                send(id: id, bytes: bytes, over: connection)
+            } else {
+                if batches[node].isEmpty { batchSince[node] = now }
+                batches[node].append((id, bytes))
+            }
+        }
+    }
+
+    /// Sends each node's full batches, and a partly filled one that waited `batchWait`, while connections have
+    /// room.
+    private func flushBatches(now: NIODeadline) {
+        guard plan.batch > 1 else { return }
+        for node in batches.indices where !batches[node].isEmpty {
+            while !batches[node].isEmpty,
+                batches[node].count >= plan.batch || now - batchSince[node] >= Self.amount(seconds: plan.batchWait),
+                let connection = freeConnection(node: node)
+            {
+                let count = min(plan.batch, batches[node].count)
+                let items = Array(batches[node].prefix(count))
+                batches[node].removeFirst(count)
+                sendBatch(items, over: connection)
+            }
+        }
+    }
+
+    private func sendBatch(_ items: [(id: String, bytes: [UInt8])], over connection: LoadConnection) {
+        var writer = CanonicalWriter()
+        writer.writeArray(items) { $0.writeLengthPrefixedBytes($1.bytes) }
+        let ids = items.map(\.id)
+        connection.send(method: .POST, path: "/v1/transactions/batch", body: writer.bytes) { result in
+            self.handleBatch(ids: ids, result: result)
+        }
+    }
+
+    private struct BatchAnswer: Decodable {
+        struct Result: Decodable {
+            var status: String
+            var code: String?
+        }
+        var results: [Result]
+    }
+
+    private func handleBatch(ids: [String], result: Result<LoadHTTPResponse, LoadHTTPFailure>) {
+        switch result {
+        case .success(let response) where response.status == 200:
+            guard let answer = try? JSONDecoder().decode(BatchAnswer.self, from: Data(response.body)),
+                answer.results.count == ids.count
+            else {
+                for id in ids { handleSubmission(id: id, result: .failure(LoadHTTPFailure(description: "bad answer"))) }
+                return
+            }
+            for (id, item) in zip(ids, answer.results) {
+                guard !finished, pending[id] != nil else { continue }
+                if item.status == "pending" || item.status == "committed" {
+                    outcome.accepted += 1
+                } else {
+                    refused(id: id, code: item.code ?? "rejected", retryAfter: 1)
+                }
+            }
+        default:
+            for id in ids { handleSubmission(id: id, result: result) }
         }
     }
 
@@ -828,19 +920,22 @@ final class LoadDriver {
     }
 
     private func handleSubmission(id: String, result: Result<LoadHTTPResponse, LoadHTTPFailure>) {
-        guard !finished, let entry = pending[id] else { return }
-        let code: String
-        var retryAfter = 1
+        guard !finished, pending[id] != nil else { return }
         switch result {
         case .success(let response) where response.status == 200 || response.status == 202:
             outcome.accepted += 1
-            return
         case .success(let response):
-            code = Self.problemCode(response)
-            retryAfter = min(max(response.retryAfterSeconds ?? 1, 1), 10)
+            refused(
+                id: id, code: Self.problemCode(response), retryAfter: min(max(response.retryAfterSeconds ?? 1, 1), 10))
         case .failure:
-            code = "connection"
+            refused(id: id, code: "connection", retryAfter: 1)
         }
+    }
+
+    /// A refusal with `code`: retried alone after `retryAfter` seconds when it says "later", else the end of its
+    /// signer.
+    private func refused(id: String, code: String, retryAfter: Int) {
+        guard let entry = pending[id] else { return }
         outcome.refusals[code, default: 0] += 1
         if Self.retryableCodes.contains(code) {
             outcome.retries += 1
@@ -1120,6 +1215,7 @@ struct LoadReport {
         var validators: Int
         var signers: Int
         var txBytes: Int
+        var transactionsPerRequest: Int
         var targetRate: Double
         var warmupSeconds: Double
         var windowSeconds: Double
@@ -1160,7 +1256,8 @@ struct LoadReport {
         }
         let document = Document(
             nodes: plan.nodes.count, validators: validators, signers: plan.signers.count,
-            txBytes: plan.shape.targetBytes, targetRate: plan.rate, warmupSeconds: plan.warmup,
+            txBytes: plan.shape.targetBytes, transactionsPerRequest: plan.batch, targetRate: plan.rate,
+            warmupSeconds: plan.warmup,
             windowSeconds: plan.duration,
             bound: .init(perCore: bound.perCore, allCores: bound.allCores, cores: bound.cores, network: networkBound),
             submittedInWindow: outcome.submittedInWindow, submitted: outcome.submitted, offeredRate: offeredRate,
