@@ -135,7 +135,7 @@ struct Routes<Node: NodeService>: Sendable {
     func submitBatch(_ request: Request, context: APIRequestContext) async throws(APIProblem) -> Response {
         let batch = try await Self.transactionBatch(of: request, context: context)
         let results = await node.submit(transactions: batch)
-        return JSONBody.response(BatchSubmissionAnswer(results: results.map(BatchSubmissionAnswer.Result.init)))
+        return BatchSubmissionAnswer(results: results.map(BatchSubmissionAnswer.Result.init)).response()
     }
 
     func transaction(_ parameter: String?) async throws(APIProblem) -> Response {

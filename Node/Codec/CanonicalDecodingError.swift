@@ -20,6 +20,24 @@ public enum CanonicalDecodingError: Error, Equatable, Sendable, CustomStringConv
     /// A value is well-formed but not allowed (for example an empty identifier).
     case invalidValue(field: String, reason: String)
 
+    /// The same error about `prefix` followed by its field: decoders of hot paths name their fields relative to
+    /// their value and add the value's own name only when something was wrong, not for every value they read.
+    public func inField(_ prefix: String) -> CanonicalDecodingError {
+        switch self {
+        case .truncated(let field, let needed, let remaining):
+            .truncated(field: prefix + field, needed: needed, remaining: remaining)
+        case .trailingBytes(let field, let count): .trailingBytes(field: prefix + field, count: count)
+        case .nonCanonicalInteger(let field): .nonCanonicalInteger(field: prefix + field)
+        case .limitExceeded(let field, let limit, let actual):
+            .limitExceeded(field: prefix + field, limit: limit, actual: actual)
+        case .unknownVersion(let field, let version): .unknownVersion(field: prefix + field, version: version)
+        case .invalidTag(let field, let tag): .invalidTag(field: prefix + field, tag: tag)
+        case .invalidUTF8(let field): .invalidUTF8(field: prefix + field)
+        case .notStrictlyAscending(let field, let index): .notStrictlyAscending(field: prefix + field, index: index)
+        case .invalidValue(let field, let reason): .invalidValue(field: prefix + field, reason: reason)
+        }
+    }
+
     /// The field the error is about.
     public var field: String {
         switch self {

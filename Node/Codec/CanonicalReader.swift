@@ -17,6 +17,15 @@ public struct CanonicalReader: Sendable {
     /// True once every byte has been read.
     public var isAtEnd: Bool { offset == bytes.count }
 
+    /// How many bytes have been read.
+    public var position: Int { offset }
+
+    /// The bytes read from `start` (an earlier ``position``) up to here: the exact input of what was read since.
+    public func bytesRead(since start: Int) -> [UInt8] {
+        precondition(start >= 0 && start <= offset, "start must be an earlier position")
+        return Array(bytes[start..<offset])
+    }
+
     /// Throws ``CanonicalDecodingError/trailingBytes(field:count:)`` unless every byte was consumed.
     public func expectEnd(field: String) throws(CanonicalDecodingError) {
         if remaining != 0 {

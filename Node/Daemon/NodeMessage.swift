@@ -78,7 +78,11 @@ extension NodeMessage: CanonicalCodable {
             let transactions = try reader.readArray(
                 field: "\(field).transactions", maxCount: Self.maxGossipTransactions
             ) { (r: inout CanonicalReader, i: Int) throws(CanonicalDecodingError) in
-                try r.read(Transaction.self, field: "\(field).transactions[\(i)]")
+                do throws(CanonicalDecodingError) {
+                    return try r.read(Transaction.self, field: "")
+                } catch {
+                    throw error.inField("\(field).transactions[\(i)]")
+                }
             }
             self = .transactions(transactions)
         case 3:

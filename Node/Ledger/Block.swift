@@ -176,7 +176,11 @@ extension Block: CanonicalCodable {
         justify = try reader.read(QuorumCertificate.self, field: "\(field).justify")
         transactions = try reader.readArray(field: "\(field).transactions", maxCount: LedgerLimits.blockTransactions) {
             (r: inout CanonicalReader, i: Int) throws(CanonicalDecodingError) in
-            try r.read(Transaction.self, field: "\(field).transactions[\(i)]")
+            do throws(CanonicalDecodingError) {
+                return try r.read(Transaction.self, field: "")
+            } catch {
+                throw error.inField("\(field).transactions[\(i)]")
+            }
         }
     }
 }

@@ -95,6 +95,22 @@ public struct Transaction: Hashable, Sendable {
         self.id = SHA256.hash(tag: "ensure/transaction/v1", canonicalBytes)
     }
 
+    /// A decoded transaction whose canonical encoding is `canonicalBytes` (the reader's input, which is canonical
+    /// or refused).
+    private init(
+        chainID: String, signer: Ed25519PublicKey, sequence: UInt64, kind: TransactionKind, payload: [UInt8],
+        signature: Ed25519Signature, canonicalBytes: [UInt8]
+    ) {
+        self.chainID = chainID
+        self.signer = signer
+        self.sequence = sequence
+        self.kind = kind
+        self.payload = payload
+        self.signature = signature
+        self.canonicalBytes = canonicalBytes
+        self.id = SHA256.hash(tag: "ensure/transaction/v1", canonicalBytes)
+    }
+
     /// Assembles a transaction from its parts without signing (decoding, tests of forged input).
     public init(
         chainID: String, signer: Ed25519PublicKey, sequence: UInt64, kind: TransactionKind, payload: [UInt8],
@@ -143,17 +159,25 @@ extension Transaction: CanonicalCodable {
         writer.writeFixedBytes(canonicalBytes)
     }
 
+    /// Decodes one transaction. Blocks and gossip carry thousands: the field names are fixed strings, and
+    /// `field` is put in front of them only when something is wrong. The canonical bytes are the input itself
+    /// (the reader refuses any other encoding), not an encoding of the decoded fields.
     public init(from reader: inout CanonicalReader, field: String) throws(CanonicalDecodingError) {
-        _ = try reader.readVersion(field: "\(field).version", supported: Self.version...Self.version)
-        let chainID = try reader.readChainID(field: "\(field).chainID")
-        let signer = try reader.readPublicKey(field: "\(field).signer")
-        let sequence = try reader.readVarUInt(field: "\(field).sequence")
-        let kind = try reader.readVarUInt(field: "\(field).kind", max: UInt64(UInt16.max))
-        let payload = try reader.readLengthPrefixedBytes(
-            field: "\(field).payload", maxLength: LedgerLimits.transactionPayloadBytes)
-        let signature = try reader.readSignature(field: "\(field).signature")
-        self.init(
-            chainID: chainID, signer: signer, sequence: sequence, kind: TransactionKind(rawValue: UInt16(kind)),
-            payload: payload, signature: signature)
+        do throws(CanonicalDecodingError) {
+            let start = reader.position
+            _ = try reader.readVersion(field: "version", supported: Self.version...Self.version)
+            let chainID = try reader.readChainID(field: "chainID")
+            let signer = try reader.readPublicKey(field: "signer")
+            let sequence = try reader.readVarUInt(field: "sequence")
+            let kind = try reader.readVarUInt(field: "kind", max: UInt64(UInt16.max))
+            let payload = try reader.readLengthPrefixedBytes(
+                field: "payload", maxLength: LedgerLimits.transactionPayloadBytes)
+            let signature = try reader.readSignature(field: "signature")
+            self.init(
+                chainID: chainID, signer: signer, sequence: sequence, kind: TransactionKind(rawValue: UInt16(kind)),
+                payload: payload, signature: signature, canonicalBytes: reader.bytesRead(since: start))
+        } catch {
+            throw error.inField(field + ".")
+        }
     }
 }

@@ -124,6 +124,24 @@ struct APIBatchSubmissionTests {
         #expect(await node.submissions.count == BatchSubmission.maxTransactions)
     }
 
+    @Test("the hand-written answer has the encoder's bytes, and answers with a refusal are the encoder's own")
+    func answerBytes() throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        let id = fixture.transaction.id
+        let refusal = SubmissionRejection(code: .badSignature, detail: #"a "quoted" \ detail"#)
+        for results in [
+            [SubmissionResult.accepted(id: id)],
+            [.accepted(id: id), .alreadyCommitted(id: id, height: 0), .alreadyCommitted(id: id, height: .max)],
+        ] {
+            let answer = BatchSubmissionAnswer(results: results.map(BatchSubmissionAnswer.Result.init))
+            #expect(answer.json == String(decoding: try encoder.encode(answer), as: UTF8.self))
+        }
+        let refused = BatchSubmissionAnswer(
+            results: [.accepted(id: id), .rejected(refusal)].map(BatchSubmissionAnswer.Result.init))
+        #expect(refused.json == nil)
+    }
+
     @Test("another content type is 415 and a body over 1 MiB is 413, before the node sees anything")
     func mediaTypeAndSize() async throws {
         let node = FakeNode(fixture: fixture)

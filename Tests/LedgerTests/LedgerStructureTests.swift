@@ -85,6 +85,31 @@ struct LedgerStructureTests {
         #expect(Block.transactionRoot(of: []) == MerkleHash.emptyRoot)
     }
 
+    @Test("a bad transaction inside a block is named by its position and field, and decoded bytes are the input")
+    func transactionErrorsNameTheirPlace() throws {
+        let block = Self.block()
+        let bytes = block.canonicalBytes
+        // The version byte of the second transaction.
+        let second = block.transactions[1].canonicalBytes
+        let at = try #require(
+            (0...(bytes.count - second.count)).first { Array(bytes[$0..<($0 + second.count)]) == second })
+        var broken = bytes
+        broken[at] = 9
+        #expect(throws: CanonicalDecodingError.unknownVersion(field: "block.transactions[1].version", version: 9)) {
+            try Block.decode(canonical: broken, field: "block")
+        }
+        var truncated = block.transactions[0].canonicalBytes
+        truncated.removeLast()
+        #expect(throws: CanonicalDecodingError.truncated(field: "transaction.signature", needed: 64, remaining: 63)) {
+            try Transaction.decode(canonical: truncated, field: "transaction")
+        }
+        for (decoded, original) in zip(try Block.decode(canonical: bytes).transactions, block.transactions) {
+            #expect(decoded.canonicalBytes == original.canonicalBytes)
+            #expect(decoded.id == original.id)
+            #expect(decoded == original)
+        }
+    }
+
     static func invalid(_ field: String, _ reason: String) -> CanonicalDecodingError {
         .invalidValue(field: field, reason: reason)
     }
