@@ -140,7 +140,7 @@ struct APIBench: AsyncParsableCommand {
             transactions / target.signers.count + (index < transactions % target.signers.count ? 1 : 0)
         }
         let signing = ContinuousClock().now
-        let signed = SignedBatches(count: target.signers.count)
+        let signed = SignedBatches<[UInt8]>(count: target.signers.count)
         DispatchQueue.concurrentPerform(iterations: target.signers.count) { index in
             let signer = target.signers[index]
             let batch = (0..<counts[index]).compactMap { offset in
@@ -243,17 +243,17 @@ struct APITarget {
 }
 
 /// Results of parallel signing, one slot per signer.
-final class SignedBatches: @unchecked Sendable {
+final class SignedBatches<Element: Sendable>: @unchecked Sendable {
     // Each slot is written by exactly one work item of concurrentPerform, then read after it returns; the lock
     // makes that hand-over explicit.
-    private var batches: [[[UInt8]]]
+    private var batches: [[Element]]
     private let lock = NSLock()
 
     init(count: Int) { batches = Array(repeating: [], count: count) }
 
-    func set(_ index: Int, _ batch: [[UInt8]]) { lock.withLock { batches[index] = batch } }
+    func set(_ index: Int, _ batch: [Element]) { lock.withLock { batches[index] = batch } }
 
-    func all() -> [[[UInt8]]] { lock.withLock { batches } }
+    func all() -> [[Element]] { lock.withLock { batches } }
 }
 
 /// What the driver sends, fixed before it starts.

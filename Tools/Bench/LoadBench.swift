@@ -18,8 +18,9 @@ struct LoadBench: ParsableCommand {
         discussion: """
             Reads DIR/testnet.json (written by testnet/up) for the nodes' API addresses, DIR/orgs/*/admin.key for \
             the signers and DIR/NAME/node.pid for the processes. Each organization's admin key signs notarize \
-            transactions with consecutive sequence numbers from GET /v1/accounts/{key}, sent to one node per key \
-            over keep-alive, pipelined HTTP/1.1 connections. Commits are seen by following GET /v1/blocks/{height} \
+            transactions with consecutive sequence numbers from GET /v1/accounts/{key} (before the load starts, \
+            unless --no-presign), sent to one node per key over keep-alive, pipelined HTTP/1.1 connections: one \
+            per request, or with --batch N up to N per POST /v1/transactions/batch. Commits are seen by following GET /v1/blocks/{height} \
             on one node; latency runs from the first submission of a transaction to the moment the bench reads the \
             block that holds it. Every validator verifies every transaction once and the nodes share this \
             machine's cores, so the bound is the all-core verification rate divided by the number of validators. \
@@ -60,6 +61,15 @@ struct LoadBench: ParsableCommand {
 
     @Option(help: "Milliseconds a partly filled batch waits for more transactions before it is sent.")
     var batchWait = 10
+
+    @Flag(
+        inversion: .prefixedNo,
+        help: """
+            Sign the transactions of warmup and window before the load starts (on every core), so that signing \
+            does not compete with the nodes for this machine's cores during the window; --no-presign signs each \
+            one as it is sent.
+            """)
+    var presign = true
 
     @Option(
         help: """
@@ -138,23 +148,36 @@ struct LoadBench: ParsableCommand {
         let networkBound = bound.allCores / Double(max(1, validators))
         let target = rate ?? (networkBound * 0.5).rounded()
 
+        var presigned: [[PresignedTransaction]] = Array(repeating: [], count: signers.count)
+        if presign {
+            let signing = ContinuousClock().now
+            presigned = try LoadPlan.presign(
+                signers: signers, shape: shape, count: Int((target * (warmup + duration) * 1.05).rounded(.up)))
+            if !json {
+                let seconds = (ContinuousClock().now - signing).benchSeconds
+                print(
+                    "presigned \(presigned.reduce(0) { $0 + $1.count }) transactions in "
+                        + "\(LoadReport.format(seconds)) s")
+            }
+        }
         let plan = LoadPlan(
             nodes: network.nodes, signers: signers, shape: shape, rate: target, warmup: warmup, duration: duration,
             drain: drain, connections: connections, pipeline: pipeline, batch: batch,
             batchWait: Double(batchWait) / 1000,
-            signerWindow: signerWindow ?? network.signerWindow,
+            signerWindow: signerWindow ?? network.signerWindow, presigned: presigned,
             followNode: followIndex, startHeight: statuses[followIndex].height)
         if !json {
+            let requests =
+                batch > 1
+                ? "up to \(batch) transactions per request (POST /v1/transactions/batch, \(batchWait) ms wait), "
+                : "one transaction per request, "
             print(bound)
             print(
                 "bound for the network: \(Int(networkBound)) verifications/s (\(Int(bound.allCores))/s over "
                     + "\(validators) validators sharing \(bound.cores) cores)")
             print(
                 "load: \(network.nodes.count) nodes, \(signers.count) signers, \(connections) connections per node, "
-                    + (batch > 1
-                        ? "up to \(batch) transactions per request (POST /v1/transactions/batch, \(batchWait) ms wait), "
-                        : "one transaction per request, ")
-                    + "at most \(plan.signerWindow) uncommitted per signer, target \(Int(target)) tx/s of "
+                    + requests + "at most \(plan.signerWindow) uncommitted per signer, target \(Int(target)) tx/s of "
                     + "\(shape.targetBytes)-byte notarize transactions, warmup "
                     + "\(LoadReport.format(warmup)) s, window \(LoadReport.format(duration)) s, following "
                     + "\(network.nodes[followIndex].name) from height \(plan.startHeight)")
@@ -615,8 +638,41 @@ struct LoadPlan: Sendable {
     /// Seconds a partly filled batch waits before it is sent.
     var batchWait: Double
     var signerWindow: Int
+    /// Per signer, transactions signed before the load at its consecutive sequence numbers from `next`; the
+    /// driver signs on the fly past the end.
+    var presigned: [[PresignedTransaction]]
     var followNode: Int
     var startHeight: UInt64
+}
+
+/// A transaction signed before the load starts.
+struct PresignedTransaction: Sendable {
+    var id: String
+    var bytes: [UInt8]
+}
+
+extension LoadPlan {
+    /// `count` transactions shared out over `signers`, each signer's at consecutive sequence numbers from its
+    /// `next`, signed on every core.
+    static func presign(signers: [Signer], shape: TransactionShape, count: Int) throws(LoadBenchError)
+        -> [[PresignedTransaction]]
+    {
+        guard !signers.isEmpty else { return [] }
+        let each = min(count / signers.count + 1, 2_000_000 / signers.count)
+        let signed = SignedBatches<PresignedTransaction>(count: signers.count)
+        DispatchQueue.concurrentPerform(iterations: signers.count) { index in
+            let signer = signers[index]
+            let batch = (0..<each).compactMap { offset -> PresignedTransaction? in
+                guard let transaction = try? shape.transaction(key: signer.key, sequence: signer.next + UInt64(offset))
+                else { return nil }
+                return PresignedTransaction(id: transaction.id.hex, bytes: transaction.canonicalBytes)
+            }
+            signed.set(index, batch)
+        }
+        let all = signed.all()
+        guard all.allSatisfy({ $0.count == each }) else { throw LoadBenchError("could not sign every transaction") }
+        return all
+    }
 }
 
 /// What the load measured.
@@ -796,12 +852,19 @@ final class LoadDriver {
             }
             issued += 1
             let sequence = signers[signer].next
-            let transaction: Transaction
-            do {
-                transaction = try plan.shape.transaction(key: plan.signers[signer].key, sequence: sequence)
-            } catch {
-                finish(failure: error)
-                return
+            let id: String
+            let bytes: [UInt8]
+            let offset = Int(sequence - plan.signers[signer].next)
+            if offset < plan.presigned[signer].count {
+                (id, bytes) = (plan.presigned[signer][offset].id, plan.presigned[signer][offset].bytes)
+            } else {
+                do {
+                    let transaction = try plan.shape.transaction(key: plan.signers[signer].key, sequence: sequence)
+                    (id, bytes) = (transaction.id.hex, transaction.canonicalBytes)
+                } catch {
+                    finish(failure: error)
+                    return
+                }
             }
             signers[signer].next += 1
             signers[signer].outstanding += 1
@@ -811,8 +874,6 @@ final class LoadDriver {
                 outcome.submittedInWindow += 1
                 inWindowOutstanding += 1
             }
-            let id = transaction.id.hex
-            let bytes = transaction.canonicalBytes
             pending[id] = Pending(firstSubmitted: now, signer: signer, inWindow: inWindow, bytes: bytes, attempts: 1)
             if let connection {
                 send(id: id, bytes: bytes, over: connection)
