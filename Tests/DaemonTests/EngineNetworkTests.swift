@@ -117,7 +117,10 @@ final class EngineCluster: @unchecked Sendable {
         }
     }
 
-    func waitUntil(_ what: String, seconds: Double = 180, _ condition: () async -> Bool) async throws {
+    /// Polls `condition` until it holds. The deadline is wall time and generous on purpose: in the full suite the
+    /// CPU-bound tests (simulator seeds, decoder fuzzing) keep both cooperative threads of the 2-core CI machine
+    /// busy for about three minutes, and an engine cluster that starts then makes little progress until they end.
+    func waitUntil(_ what: String, seconds: Double = 600, _ condition: () async -> Bool) async throws {
         let deadline = Date().addingTimeInterval(seconds)
         while Date() < deadline {
             if await condition() { return }

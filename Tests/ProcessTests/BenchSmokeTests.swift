@@ -6,21 +6,12 @@ import Testing
 @Suite("ensure-bench smoke runs", .serialized)
 struct BenchSmokeTests {
     /// Runs `ensure-bench` with `arguments` and decodes the JSON object it prints last.
-    private func run<T: Decodable>(_ type: T.Type, _ arguments: [String]) throws -> T {
-        let process = Process()
-        process.executableURL = try Executables.locate("ensure-bench")
-        process.arguments = arguments
-        let output = Pipe()
-        let errors = Pipe()
-        process.standardOutput = output
-        process.standardError = errors
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        let errorText = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        let text = String(decoding: data, as: UTF8.self)
+    private func run<T: Decodable>(_ type: T.Type, _ arguments: [String]) async throws -> T {
+        let finished = try await runToEnd(try Executables.locate("ensure-bench"), arguments)
+        let text = String(decoding: finished.output, as: UTF8.self)
+        let errorText = String(decoding: finished.errors, as: UTF8.self)
         try #require(
-            process.terminationStatus == 0, "ensure-bench \(arguments.joined(separator: " ")) failed: \(errorText)")
+            finished.status == 0, "ensure-bench \(arguments.joined(separator: " ")) failed: \(errorText)")
         let line = try #require(text.split(separator: "\n").last, "no output")
         return try JSONDecoder().decode(T.self, from: Data(line.utf8))
     }
@@ -50,8 +41,8 @@ struct BenchSmokeTests {
     @Test(
         "api: every transaction is admitted once and each request has a latency; a validator drains its mempool",
         .timeLimit(.minutes(3)))
-    func api() throws {
-        let report = try run(
+    func api() async throws {
+        let report = try await run(
             APIDocument.self, ["api", "--transactions", "300", "--signers", "6", "--connections", "3", "--json"])
         #expect(report.signers == 6)
         #expect(report.admitted + report.alreadyCommitted + report.abandoned == 300)
@@ -62,7 +53,7 @@ struct BenchSmokeTests {
         // An observer never commits: the bench does not wait for a drain that cannot happen.
         #expect(report.drainSeconds == nil && report.pendingAfterDrain == nil)
 
-        let validator = try run(
+        let validator = try await run(
             APIDocument.self,
             ["api", "--validator", "--transactions", "60", "--signers", "4", "--connections", "2", "--json"])
         #expect(validator.admitted + validator.alreadyCommitted + validator.abandoned == 60)
@@ -97,14 +88,14 @@ struct BenchSmokeTests {
     @Test(
         "incidents: the store holds exactly the planned incidents, every query kind is sampled, reruns reuse it",
         .timeLimit(.minutes(4)))
-    func incidents() throws {
+    func incidents() async throws {
         let directory = NSTemporaryDirectory() + "ensure-bench-smoke-\(UUID().uuidString)"
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let arguments = [
             "incidents", "--count", "300", "--organizations", "3", "--plugins", "4", "--block-transactions", "64",
             "--samples", "5", "--http-samples", "3", "--limit", "20", "--data", directory, "--json",
         ]
-        let first = try run(IncidentDocument.self, arguments)
+        let first = try await run(IncidentDocument.self, arguments)
         #expect(!first.reused)
         #expect(first.census.incidents == 300)
         #expect(first.census.byStatus.values.reduce(0, +) == 300)
@@ -125,7 +116,7 @@ struct BenchSmokeTests {
         #expect(http.kinds.count == 5)
         for kind in http.kinds { #expect(kind.latency?.count == 3, "\(kind.kind)") }
 
-        let second = try run(IncidentDocument.self, arguments)
+        let second = try await run(IncidentDocument.self, arguments)
         #expect(second.reused)
         #expect(second.census.incidents == 300)
         #expect(second.census.logSize == first.census.logSize)

@@ -204,7 +204,7 @@ struct DocumentationExampleTests {
             let work = FileManager.default.temporaryDirectory.appendingPathComponent("ensure-doc-\(UUID().uuidString)")
             try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
             defer { try? FileManager.default.removeItem(at: work) }
-            let outputs = try run(
+            let outputs = try await run(
                 item.example, in: work,
                 environment: [
                     "PATH": ensure.deletingLastPathComponent().path + ":"
@@ -240,25 +240,17 @@ struct DocumentationExampleTests {
     /// Runs the steps as one bash script (so variables carry from step to step) that stops at the first failing
     /// command, and splits its output at markers printed between steps. A pipeline's status is its last command's,
     /// as in an interactive shell, so an example may cut a stream short with `head` or `grep -m`.
-    func run(_ example: DocumentExample, in directory: URL, environment: [String: String]) throws -> Outputs {
+    func run(_ example: DocumentExample, in directory: URL, environment: [String: String]) async throws -> Outputs {
         let marker = "@@doctest-\(UUID().uuidString)"
         var script = "set -eu\n"
         for (index, step) in example.steps.enumerated() {
             script += "echo '\(marker) \(index)'\n\(step.command)\n"
         }
         script += "echo '\(marker) end'\n"
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/bash")
-        process.arguments = ["-c", script]
-        process.currentDirectoryURL = directory
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        let text = String(decoding: data, as: UTF8.self)
+        let child = try await runToEnd(
+            URL(fileURLWithPath: "/bin/bash"), ["-c", script], directory: directory,
+            environment: ProcessInfo.processInfo.environment.merging(environment) { $1 }, mergeErrors: true)
+        let text = String(decoding: child.output, as: UTF8.self)
         var steps = [[String]?](repeating: nil, count: example.steps.count)
         var current: Int?
         var finished = false
@@ -285,7 +277,7 @@ struct DocumentationExampleTests {
         }
         let started = steps.prefix { $0 != nil }.count
         return Outputs(
-            steps: Array(steps.prefix(started)), finished: finished && process.terminationStatus == 0,
+            steps: Array(steps.prefix(started)), finished: finished && child.status == 0,
             tail: String(text.suffix(2_000)))
     }
 }
