@@ -14,6 +14,17 @@ extension OpenAPIDocument {
 
     private static func hex(_ description: String) -> OpenAPIValue { Schema.hex32(description) }
 
+    /// A submission's answer when the transaction is pending, alone or in a batch.
+    private static let submissionPending = Schema.object([
+        "id": hex("the transaction id"), "status": Schema.constant("pending"),
+    ])
+
+    /// A submission's answer when the transaction committed earlier, alone or in a batch.
+    private static let submissionCommitted = Schema.object([
+        "id": hex("the transaction id"), "status": Schema.constant("committed"),
+        "height": Schema.uint64("the height that committed it earlier"),
+    ])
+
     private static var nodeSchemas: [(String, OpenAPIValue)] {
         [
             ("Health", Schema.object(["status": Schema.constant("ok")])),
@@ -41,22 +52,7 @@ extension OpenAPIDocument {
                     "transaction": Schema.base64("the canonical transaction bytes (docs/encoding.md)")
                 ])
             ),
-            (
-                "Submission",
-                [
-                    "oneOf": [
-                        Schema.object([
-                            "id": hex("the transaction id"),
-                            "status": Schema.constant("pending"),
-                        ]),
-                        Schema.object([
-                            "id": hex("the transaction id"),
-                            "status": Schema.constant("committed"),
-                            "height": Schema.uint64("the height that committed it earlier"),
-                        ]),
-                    ]
-                ]
-            ),
+            ("Submission", ["oneOf": [submissionPending, submissionCommitted]]),
             (
                 "BatchSubmissionRequest",
                 Schema.requestObject([
@@ -71,15 +67,7 @@ extension OpenAPIDocument {
                     "results": Schema.array(
                         [
                             "oneOf": [
-                                Schema.object([
-                                    "id": hex("the transaction id"),
-                                    "status": Schema.constant("pending"),
-                                ]),
-                                Schema.object([
-                                    "id": hex("the transaction id"),
-                                    "status": Schema.constant("committed"),
-                                    "height": Schema.uint64("the height that committed it earlier"),
-                                ]),
+                                submissionPending, submissionCommitted,
                                 Schema.object([
                                     "status": Schema.constant("rejected"),
                                     "code": Schema.enumeration(

@@ -82,21 +82,16 @@ public struct Transaction: Hashable, Sendable {
     ) {
         precondition(ChainID.isValid(chainID), "invalid chain id")
         precondition(payload.count <= LedgerLimits.transactionPayloadBytes, "payload too large")
-        self.chainID = chainID
-        self.signer = key.publicKey
-        self.sequence = sequence
-        self.kind = kind
-        self.payload = payload
         let signing = Self.signingBytes(
             chainID: chainID, signer: key.publicKey, sequence: sequence, kind: kind, payload: payload)
         let signature = key.signature(for: signing, domain: .transaction)
-        self.signature = signature
-        self.canonicalBytes = signing + signature.bytes
-        self.id = SHA256.hash(tag: "ensure/transaction/v1", canonicalBytes)
+        self.init(
+            chainID: chainID, signer: key.publicKey, sequence: sequence, kind: kind, payload: payload,
+            signature: signature, canonicalBytes: signing + signature.bytes)
     }
 
-    /// A decoded transaction whose canonical encoding is `canonicalBytes` (the reader's input, which is canonical
-    /// or refused).
+    /// A transaction whose canonical encoding is `canonicalBytes`: built from the fields by the other initializers,
+    /// or the reader's input when decoding (which is canonical or refused).
     private init(
         chainID: String, signer: Ed25519PublicKey, sequence: UInt64, kind: TransactionKind, payload: [UInt8],
         signature: Ed25519Signature, canonicalBytes: [UInt8]
@@ -116,16 +111,11 @@ public struct Transaction: Hashable, Sendable {
         chainID: String, signer: Ed25519PublicKey, sequence: UInt64, kind: TransactionKind, payload: [UInt8],
         signature: Ed25519Signature
     ) {
-        self.chainID = chainID
-        self.signer = signer
-        self.sequence = sequence
-        self.kind = kind
-        self.payload = payload
-        self.signature = signature
-        self.canonicalBytes =
-            Self.signingBytes(chainID: chainID, signer: signer, sequence: sequence, kind: kind, payload: payload)
-            + signature.bytes
-        self.id = SHA256.hash(tag: "ensure/transaction/v1", canonicalBytes)
+        self.init(
+            chainID: chainID, signer: signer, sequence: sequence, kind: kind, payload: payload, signature: signature,
+            canonicalBytes: Self.signingBytes(
+                chainID: chainID, signer: signer, sequence: sequence, kind: kind, payload: payload)
+                + signature.bytes)
     }
 
     /// The bytes the signature covers: the canonical encoding of every field but the signature.

@@ -58,25 +58,27 @@ struct APIBatchSubmissionTests {
     @Test("committed and refused transactions are answered in the batch, not as the request's status")
     func committedAndRefused() async throws {
         let id = fixture.transaction.id
-        let node = FakeNode(fixture: fixture, submitResult: .alreadyCommitted(id: id, height: 5))
+        let node = FakeNode(fixture: fixture)
+        let cases: [(SubmissionResult, String)] = [
+            (
+                .alreadyCommitted(id: id, height: 5),
+                #"{"results":[{"height":5,"id":"\#(id.hex)","status":"committed"}]}"#
+            ),
+            (
+                .rejected(SubmissionRejection(code: .staleSequence, detail: "sequence 1 used")),
+                #"{"results":[{"code":"stale-sequence","detail":"sequence 1 used","status":"rejected"}]}"#
+            ),
+        ]
         try await makeApplication(node).test(.router) { client in
-            try await client.execute(
-                uri: "/v1/transactions/batch", method: .post, headers: headers(contentType: "application/json"),
-                body: json([fixture.transaction.canonicalBytes])
-            ) { response in
-                #expect(response.status == .ok)
-                let text = String(buffer: response.body)
-                #expect(text == #"{"results":[{"height":5,"id":"\#(id.hex)","status":"committed"}]}"#)
-            }
-            await node.setSubmitResult(.rejected(SubmissionRejection(code: .staleSequence, detail: "sequence 1 used")))
-            try await client.execute(
-                uri: "/v1/transactions/batch", method: .post, headers: headers(contentType: "application/json"),
-                body: json([fixture.transaction.canonicalBytes])
-            ) { response in
-                #expect(response.status == .ok)
-                let text = String(buffer: response.body)
-                #expect(
-                    text == #"{"results":[{"code":"stale-sequence","detail":"sequence 1 used","status":"rejected"}]}"#)
+            for (result, expected) in cases {
+                await node.setSubmitResult(result)
+                try await client.execute(
+                    uri: "/v1/transactions/batch", method: .post, headers: headers(contentType: "application/json"),
+                    body: json([fixture.transaction.canonicalBytes])
+                ) { response in
+                    #expect(response.status == .ok)
+                    #expect(String(buffer: response.body) == expected)
+                }
             }
         }
     }

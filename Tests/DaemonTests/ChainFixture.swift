@@ -48,6 +48,16 @@ struct ChainFixture {
             signedBy: adminKeys[admin])
     }
 
+    /// `transaction`'s signer, kind and payload at `sequence` (its own by default), with the first byte of its
+    /// signature flipped: a signature that does not verify.
+    func forged(_ transaction: Transaction, sequence: UInt64? = nil) -> Transaction {
+        var bytes = transaction.signature.bytes
+        bytes[0] ^= 1
+        return Transaction(
+            chainID: transaction.chainID, signer: transaction.signer, sequence: sequence ?? transaction.sequence,
+            kind: transaction.kind, payload: transaction.payload, signature: Ed25519Signature(bytes: bytes)!)
+    }
+
     /// A quorum certificate over `header` signed by the first `signers` validators.
     func certificate(for header: BlockHeader, signers: Int? = nil) -> QuorumCertificate {
         let data = VoteData(

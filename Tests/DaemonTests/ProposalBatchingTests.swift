@@ -62,11 +62,7 @@ struct PreverificationTests {
         let payload = try NotarizePayload(digest: SHA256.hash([1]), label: "stranger").canonicalBytes
         let unauthorized = Transaction(
             chainID: fixture.chainID, sequence: 1, kind: .notarize, payload: payload, signedBy: stranger)
-        var flipped = good.signature.bytes
-        flipped[0] ^= 1
-        let forged = Transaction(
-            chainID: fixture.chainID, signer: good.signer, sequence: 2, kind: .notarize, payload: good.payload,
-            signature: try #require(Ed25519Signature(bytes: flipped)))
+        let forged = fixture.forged(good, sequence: 2)
         let otherChain = Transaction(
             chainID: "other-chain", sequence: 1, kind: .notarize, payload: payload, signedBy: fixture.adminKeys[1])
         #expect(engine.preverified([unauthorized, good, forged, otherChain]) == [good.id])
@@ -130,11 +126,7 @@ struct EngineBatchSubmissionTests {
         let first = fixture.notarize(admin: 0, sequence: 1, label: "first")
         let second = fixture.notarize(admin: 0, sequence: 2, label: "second")
         let other = fixture.notarize(admin: 1, sequence: 1, label: "other")
-        var flipped = other.signature.bytes
-        flipped[5] ^= 1
-        let forged = Transaction(
-            chainID: fixture.chainID, signer: other.signer, sequence: 2, kind: .notarize, payload: other.payload,
-            signature: try #require(Ed25519Signature(bytes: flipped)))
+        let forged = fixture.forged(other, sequence: 2)
         let tooFar = fixture.notarize(admin: 1, sequence: 1_000_000, label: "far")
         let results = await engine.submit(transactions: [
             first.canonicalBytes, [0xFF, 1], second.canonicalBytes, forged.canonicalBytes, other.canonicalBytes,

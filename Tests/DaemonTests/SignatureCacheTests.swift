@@ -9,14 +9,10 @@ struct SignatureCacheTests {
     let fixture = ChainFixture()
 
     @Test("a good signature is remembered after one check; a bad one is refused every time and never remembered")
-    func remembersOnlyGoodSignatures() throws {
+    func remembersOnlyGoodSignatures() {
         let cache = SignatureCache()
         let good = fixture.notarize(admin: 0, sequence: 1, label: "good")
-        var flipped = good.signature.bytes
-        flipped[0] ^= 1
-        let forged = Transaction(
-            chainID: fixture.chainID, signer: good.signer, sequence: 1, kind: .notarize, payload: good.payload,
-            signature: try #require(Ed25519Signature(bytes: flipped)))
+        let forged = fixture.forged(good)
         #expect(!cache.contains(good.id))
         #expect(cache.verify(good))
         #expect(cache.contains(good.id))
@@ -26,14 +22,10 @@ struct SignatureCacheTests {
     }
 
     @Test("a cached id is believed without a check, so only ids that verified may be inserted")
-    func hitsSkipTheCheck() throws {
+    func hitsSkipTheCheck() {
         let cache = SignatureCache()
         let good = fixture.notarize(admin: 0, sequence: 1, label: "good")
-        var flipped = good.signature.bytes
-        flipped[0] ^= 1
-        let forged = Transaction(
-            chainID: fixture.chainID, signer: good.signer, sequence: 1, kind: .notarize, payload: good.payload,
-            signature: try #require(Ed25519Signature(bytes: flipped)))
+        let forged = fixture.forged(good)
         cache.insert(forged.id)
         #expect(cache.verify(forged))
     }
