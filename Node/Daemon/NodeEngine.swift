@@ -93,6 +93,8 @@ public actor NodeEngine: NodeService {
     private nonisolated let gossipInboxContinuation:
         AsyncStream<(transactions: [Transaction], peer: Ed25519PublicKey)>.Continuation
     private var gossipTask: Task<Void, Never>?
+    /// Gossiped batches dropped from a full inbox, for `/metrics`.
+    private nonisolated let gossipBatchesDropped = NIOLockedValueBox<UInt64>(0)
     /// Most gossiped batches waiting for their check.
     static let gossipInboxCapacity = 64
     private let journal: ProposalJournal
@@ -292,6 +294,7 @@ public actor NodeEngine: NodeService {
         switch message {
         case .transactions(let transactions):
             if case .dropped = gossipInboxContinuation.yield((transactions, peer)) {
+                gossipBatchesDropped.withLockedValue { $0 += 1 }
                 logger.debug(
                     "dropped a gossiped batch: the signature checks are behind",
                     metadata: ["peer": "\(peer.keyID)", "transactions": "\(transactions.count)"])
@@ -916,7 +919,8 @@ public actor NodeEngine: NodeService {
     }
 
     public func metricsSample() async -> NodeMetricsSample {
-        NodeMetricsSample(consensusTimeouts: consensusTimeouts)
+        NodeMetricsSample(
+            consensusTimeouts: consensusTimeouts, gossipBatchesDropped: gossipBatchesDropped.withLockedValue { $0 })
     }
 
     public func status() async -> NodeStatus {

@@ -115,6 +115,29 @@ struct PreverificationTests {
     }
 }
 
+@Suite("Gossip inbox")
+struct GossipInboxTests {
+    @Test("gossip beyond the inbox's 64 waiting batches is dropped and counted; checked batches are admitted")
+    func dropsAreCounted() async throws {
+        let cluster = try EngineCluster(count: 1)
+        let engine = cluster.engine(0)
+        let fixture = cluster.fixture
+        let peer = Ed25519PrivateKey(seed: [UInt8](repeating: 42, count: 32))!.publicKey
+        // Not started: nothing works through the inbox yet, so it fills.
+        for sequence in UInt64(1)...70 {
+            let batch = NodeMessage.transactions([fixture.notarize(admin: 1, sequence: sequence, label: "g")])
+            await engine.receive(batch.canonicalBytes, from: peer)
+        }
+        #expect(await engine.metricsSample().gossipBatchesDropped == 70 - UInt64(NodeEngine.gossipInboxCapacity))
+        await cluster.start(0)
+        let first = fixture.notarize(admin: 1, sequence: 1, label: "g")
+        try await cluster.waitUntil("the waiting batches are checked and admitted") {
+            await engine.transactionStatus(first.id) != .unknown
+        }
+        await cluster.stopAll()
+    }
+}
+
 @Suite("Batch submissions to the engine")
 struct EngineBatchSubmissionTests {
     @Test("each transaction of a batch gets the answer it would get alone, at its position, and the batch commits")
