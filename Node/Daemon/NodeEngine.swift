@@ -537,7 +537,6 @@ public actor NodeEngine: NodeService {
             request.parent.timestamp + UInt64(settings.minimumBlockInterval.components.seconds * 1000)
             + UInt64(settings.minimumBlockInterval.components.attoseconds / 1_000_000_000_000_000)
         guard due > now else { return nil }
-        let fullBlock = Int(min(parameters.maxBlockTransactions, UInt64(LedgerLimits.blockTransactions)))
         guard mempool.count < fullBlock else { return nil }
         // Well inside the round timeout, whatever the configuration says.
         let quarterTimeout = Int64(settings.consensus.baseTimeoutMilliseconds / 4)
@@ -558,7 +557,6 @@ public actor NodeEngine: NodeService {
     /// ``EngineSettings/minimumBlockInterval`` after the parent).
     private func transactionsArrived() {
         guard let pending = deferredPayload else { return }
-        let fullBlock = Int(min(parameters.maxBlockTransactions, UInt64(LedgerLimits.blockTransactions)))
         if mempool.count >= fullBlock {
             proposeDeferred()
             return
@@ -592,6 +590,9 @@ public actor NodeEngine: NodeService {
     }
 
     private var parameters: GenesisParameters { executor.parameters }
+
+    /// The most transactions one block may carry in committed state.
+    private var fullBlock: Int { Int(min(parameters.maxBlockTransactions, UInt64(LedgerLimits.blockTransactions))) }
 
     private func buildBlock(_ request: PayloadRequest) -> Block {
         let parentID = request.parent.id

@@ -117,6 +117,16 @@ final class EngineCluster: @unchecked Sendable {
         }
     }
 
+    /// Waits until every transaction of `ids` is committed on `engine`.
+    func waitUntilCommitted(_ ids: [Digest], on engine: NodeEngine, _ what: String) async throws {
+        try await waitUntil(what) {
+            for id in ids {
+                guard case .committed = await engine.transactionStatus(id) else { return false }
+            }
+            return true
+        }
+    }
+
     /// Polls `condition` until it holds. The deadline is wall time and generous on purpose: in the full suite the
     /// CPU-bound tests (simulator seeds, decoder fuzzing) keep both cooperative threads of the 2-core CI machine
     /// busy for about three minutes, and an engine cluster that starts then makes little progress until they end.

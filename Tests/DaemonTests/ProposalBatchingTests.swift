@@ -26,12 +26,7 @@ struct ProposalBatchingTests {
             ids.append(tx.id)
         }
         let submitting = clock.now - began
-        try await cluster.waitUntil("every transaction commits") {
-            for id in ids {
-                guard case .committed = await engine.transactionStatus(id) else { return false }
-            }
-            return true
-        }
+        try await cluster.waitUntilCommitted(ids, on: engine, "every transaction commits")
         await cluster.stopAll()
         var carrying = 0
         var committed = 0
@@ -104,10 +99,7 @@ struct PreverificationTests {
             payload: VotePayload(proposal: proposal.id, approve: true).canonicalBytes, signedBy: fixture.adminKeys[1])
         #expect(await engine.submit(transaction: proposal.canonicalBytes) == .accepted(id: proposal.id))
         #expect(await engine.submit(transaction: vote.canonicalBytes) == .accepted(id: vote.id))
-        try await cluster.waitUntil("the vote that adds the plugin commits") {
-            guard case .committed = await engine.transactionStatus(vote.id) else { return false }
-            return true
-        }
+        try await cluster.waitUntilCommitted([vote.id], on: engine, "the vote that adds the plugin commits")
         // Were the cached "no role" kept past the commit, the plugin's transaction would still be skipped here.
         #expect(engine.preverified([byPlugin]) == [byPlugin.id])
         #expect(await engine.submit(transaction: byPlugin.canonicalBytes) == .accepted(id: byPlugin.id))
@@ -164,12 +156,8 @@ struct EngineBatchSubmissionTests {
             return nil
         }
         #expect(codes == [nil, .malformed, nil, .badSignature, nil, .sequenceTooFarAhead])
-        try await cluster.waitUntil("the three accepted transactions commit") {
-            for id in [first.id, second.id, other.id] {
-                guard case .committed = await engine.transactionStatus(id) else { return false }
-            }
-            return true
-        }
+        try await cluster.waitUntilCommitted(
+            [first.id, second.id, other.id], on: engine, "the three accepted transactions commit")
         // Submitted again, the committed ones answer "committed" and the rest are what they were.
         let again = await engine.submit(transactions: [first.canonicalBytes, forged.canonicalBytes])
         guard case .alreadyCommitted(let id, _) = again[0] else {
@@ -226,12 +214,7 @@ struct BlockPacingTests {
             ids.append(tx.id)
             try await Task.sleep(for: .milliseconds(15))
         }
-        try await cluster.waitUntil("every transaction commits") {
-            for id in ids {
-                guard case .committed = await engine.transactionStatus(id) else { return false }
-            }
-            return true
-        }
+        try await cluster.waitUntilCommitted(ids, on: engine, "every transaction commits")
         await cluster.stopAll()
         var carrying = 0
         var height: UInt64 = 1
