@@ -122,4 +122,40 @@ struct BenchSmokeTests {
         #expect(second.census.logSize == first.census.logSize)
         #expect(second.build.transactions == first.build.transactions)
     }
+
+    struct PipelineDocument: Decodable {
+        struct Stage: Decodable {
+            var role: String
+            var stage: String
+            var microsPerTransaction: Double
+        }
+        var blocks: Int
+        var transactions: Int
+        var verificationMicros: Double
+        var stages: [Stage]
+        var leaderMicros: Double
+        var followerMicros: Double
+        var nodeMicros: Double
+        var cpuMicrosPerNode: Double
+        var ceiling: Double
+    }
+
+    @Test(
+        "pipeline: every block commits on both nodes, each stage is timed and the roles add up",
+        .timeLimit(.minutes(3)))
+    func pipeline() async throws {
+        let report = try await run(
+            PipelineDocument.self, ["pipeline", "--blocks", "3", "--block-transactions", "40", "--json"])
+        #expect(report.blocks == 3 && report.transactions == 120)
+        #expect(report.stages.count == 12)
+        #expect(Set(report.stages.map(\.role)) == ["leader", "follower"])
+        for stage in report.stages { #expect(stage.microsPerTransaction > 0, "\(stage.role) \(stage.stage)") }
+        let leader = report.stages.filter { $0.role == "leader" }.reduce(0) { $0 + $1.microsPerTransaction }
+        #expect(abs(leader - report.leaderMicros) < 1e-6 * max(1, leader))
+        #expect(
+            abs(report.nodeMicros - (report.leaderMicros + 3 * report.followerMicros) / 4) < 1e-6 * report.nodeMicros)
+        let other = max(report.nodeMicros, report.cpuMicrosPerNode)
+        #expect(abs(report.ceiling - report.verificationMicros / (report.verificationMicros + other)) < 1e-9)
+        #expect(report.ceiling > 0 && report.ceiling < 1)
+    }
 }

@@ -14,6 +14,7 @@ struct EnsureBench: AsyncParsableCommand {
             LevelDBBench.self,
             MerkleBench.self,
             MempoolBench.self,
+            PipelineBench.self,
             LoadBench.self,
             ConsensusThroughputCommand.self,
             SimulateCommand.self,
