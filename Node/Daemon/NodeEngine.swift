@@ -168,7 +168,11 @@ public actor NodeEngine: NodeService {
         (gossipInbox, gossipInboxContinuation) = AsyncStream.makeStream(
             of: (transactions: [Transaction], peer: Ed25519PublicKey).self,
             bufferingPolicy: .bufferingOldest(Self.gossipInboxCapacity))
-        self.journal = ProposalJournal(database: store.database)
+        do {
+            self.journal = try ProposalJournal(database: store.database)
+        } catch {
+            throw .state("\(error)")
+        }
         self.queries = LedgerQueries(store: store)
         self.credentials = NodeCredentials(
             queries: queries, audience: "urn:ensure:verifier:" + key.publicKey.hex, logger: logger)
@@ -410,7 +414,7 @@ public actor NodeEngine: NodeService {
                 logger.debug("consensus refused an event", metadata: ["reason": "\(rejection)"])
             } else if case .message(.proposal(let proposal), _) = event {
                 // Durable before any vote for it leaves: see ProposalJournal.
-                do throws(LevelDBError) {
+                do throws(ProposalJournalError) {
                     try journal.record(proposal)
                 } catch {
                     failure = .storage("cannot record a proposal: \(error)")
