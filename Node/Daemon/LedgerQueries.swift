@@ -48,7 +48,7 @@ public struct LedgerQueries: Sendable {
             -> T
         {
             do {
-                return try T.decode(canonical: bytes, field: String(describing: T.self))
+                return try T.decode(canonical: bytes)
             } catch {
                 throw .unavailable("\(key) is corrupt: \(error)")
             }

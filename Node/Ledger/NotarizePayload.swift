@@ -35,11 +35,14 @@ extension NotarizePayload: CanonicalCodable {
     }
 
     public init(from reader: inout CanonicalReader, field: String) throws(CanonicalDecodingError) {
-        let version = try reader.readByte(field: "\(field).version")
-        guard version == Self.version else {
-            throw .unknownVersion(field: "\(field).version", version: version)
+        // Field names are static and prefixed only on an error: every notarization decodes one of these.
+        do throws(CanonicalDecodingError) {
+            let version = try reader.readByte(field: "version")
+            guard version == Self.version else { throw .unknownVersion(field: "version", version: version) }
+            digest = try reader.readDigest(field: "digest")
+            label = try reader.readString(field: "label", maxBytes: Self.maxLabelBytes)
+        } catch {
+            throw error.inField(field + ".")
         }
-        digest = try reader.readDigest(field: "\(field).digest")
-        label = try reader.readString(field: "\(field).label", maxBytes: Self.maxLabelBytes)
     }
 }

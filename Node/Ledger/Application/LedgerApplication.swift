@@ -180,7 +180,7 @@ public enum LedgerApplication {
     {
         guard let bytes = try state.value(forKey: key) else { return nil }
         do {
-            return try T.decode(canonical: bytes, field: String(describing: T.self))
+            return try T.decode(canonical: bytes)
         } catch {
             throw .corrupt(key: String(decoding: key.prefix(16), as: UTF8.self), reason: "\(error)")
         }
@@ -224,9 +224,9 @@ public enum LedgerApplication {
             }
             let context = Context(height: height, timestamp: timestamp, parameters: parameters)
             for (index, tx) in transactions.enumerated() {
-                let field = "block.transactions[\(index)]"
+                func field(_ name: String) -> String { "block.transactions[\(index)].\(name)" }
                 guard tx.chainID == chainID else {
-                    throw BlockExecutionError.invalid(field: "\(field).chainID", reason: "is not \(chainID)")
+                    throw BlockExecutionError.invalid(field: field("chainID"), reason: "is not \(chainID)")
                 }
                 let expected: UInt64
                 if let next = sequences[tx.signer] {
@@ -240,11 +240,11 @@ public enum LedgerApplication {
                 }
                 guard tx.sequence == expected else {
                     throw BlockExecutionError.invalid(
-                        field: "\(field).sequence", reason: "is \(tx.sequence), expected \(expected)")
+                        field: field("sequence"), reason: "is \(tx.sequence), expected \(expected)")
                 }
                 let id = tx.id
                 guard isSignatureValid(tx, id) else {
-                    throw BlockExecutionError.invalid(field: "\(field).signature", reason: "does not verify")
+                    throw BlockExecutionError.invalid(field: field("signature"), reason: "does not verify")
                 }
                 sequences[tx.signer] = expected + 1
                 state.set(StateKeys.sequence(tx.signer), StateKeys.bigEndian(expected + 1))

@@ -123,16 +123,21 @@ extension KeyRole: CanonicalCodable {
     }
 
     public init(from reader: inout CanonicalReader, field: String) throws(CanonicalDecodingError) {
-        let tag = try reader.readByte(field: "\(field).tag")
-        switch tag {
-        case 0: self = .organizationAdmin(organization: try reader.readOrganizationName(field: "\(field).organization"))
-        case 1: self = .plugin(organization: try reader.readOrganizationName(field: "\(field).organization"))
-        case 2:
-            self = .issuer(
-                identifier: try reader.readString(
-                    field: "\(field).identifier", maxBytes: RegistryLimits.issuerIdentifierBytes))
-        case 3: self = .regulator
-        default: throw .invalidTag(field: "\(field).tag", tag: UInt64(tag))
+        // Field names are static and prefixed only on an error: executing a block reads a role per transaction.
+        do throws(CanonicalDecodingError) {
+            let tag = try reader.readByte(field: "tag")
+            switch tag {
+            case 0: self = .organizationAdmin(organization: try reader.readOrganizationName(field: "organization"))
+            case 1: self = .plugin(organization: try reader.readOrganizationName(field: "organization"))
+            case 2:
+                self = .issuer(
+                    identifier: try reader.readString(
+                        field: "identifier", maxBytes: RegistryLimits.issuerIdentifierBytes))
+            case 3: self = .regulator
+            default: throw .invalidTag(field: "tag", tag: UInt64(tag))
+            }
+        } catch {
+            throw error.inField(field + ".")
         }
     }
 }
