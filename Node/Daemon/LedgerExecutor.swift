@@ -63,6 +63,9 @@ struct ChainStateReader: LedgerStateReader {
     /// database or the pending changes meanwhile). A block's transactions read their signer's role and
     /// organization each; with the cache that is one LevelDB read per signer and block.
     var cache: ReadCache? = nil
+    /// Committed notarization keys, for a reader used by the executor's own turn: a key the filter has never
+    /// seen is absent without a LevelDB read.
+    var notarizations: NotarizationFilter? = nil
 
     /// Values a ``ChainStateReader`` read, absent ones included.
     final class ReadCache {
@@ -80,6 +83,7 @@ struct ChainStateReader: LedgerStateReader {
         for changes in pending {
             if let value = changes.writes[key] { return value }
         }
+        if let notarizations, NotarizationFilter.covers(key), !notarizations.mayContain(key: key) { return nil }
         do {
             return try database.get(key)
         } catch {
@@ -119,6 +123,8 @@ public final class LedgerExecutor {
     private var roleCache: [Ed25519PublicKey: KeyRole?] = [:]
     /// Transaction ids whose signatures were checked, shared with the node's pre-checks off the actor.
     public let signatures: SignatureCache
+    /// Every committed notarization key, so that a new digest's execution skips its LevelDB read.
+    private let notarizations: NotarizationFilter
 
     /// The committed tip's header.
     public private(set) var committedHeader: BlockHeader
@@ -147,6 +153,11 @@ public final class LedgerExecutor {
             }
         }
         guard let tip = store.tip else { throw .corrupt(key: "chain/tip", reason: "missing after writing genesis") }
+        do {
+            notarizations = try NotarizationFilter.load(from: database)
+        } catch {
+            throw .storage("cannot read the notarizations: \(error)")
+        }
         do {
             guard let header = try store.block(atHeight: tip.height)?.header else {
                 throw ApplicationStateError.corrupt(key: "block/\(tip.height)", reason: "the tip block is missing")
@@ -290,6 +301,7 @@ public final class LedgerExecutor {
             throw ExecutionError(field: "block.header.parentID", reason: "does not descend from the committed tip")
         }
         reader.cache = ChainStateReader.ReadCache()
+        reader.notarizations = notarizations
         do {
             return try LedgerApplication.executeBlock(
                 transactions, chainID: genesis.chainID, height: header.height, timestamp: header.timestamp,
@@ -461,6 +473,7 @@ public final class LedgerExecutor {
         } catch {
             throw .blockStore(error)
         }
+        for key in result.changes.writes.keys { notarizations.insert(key: key) }
         for (key, value) in result.changes.writes where key.starts(with: StateKeys.sequencePrefix) {
             guard let signer = Ed25519PublicKey(bytes: Array(key.dropFirst(StateKeys.sequencePrefix.count))),
                 let next = value.flatMap(StateKeys.uint64)
