@@ -69,19 +69,21 @@ struct ChainStateReader: LedgerStateReader {
 
     /// Values a ``ChainStateReader`` read, absent ones included.
     final class ReadCache {
-        var values: [[UInt8]: [UInt8]?] = [:]
+        var values: [StateKey: [UInt8]?] = [:]
     }
 
     func value(forKey key: [UInt8]) throws(LedgerStateError) -> [UInt8]? {
-        if let cache, let known = cache.values[key] { return known }
+        guard let cache else { return try uncachedValue(forKey: key) }
+        let cacheKey = StateKey(key)
+        if let known = cache.values[cacheKey] { return known }
         let value = try uncachedValue(forKey: key)
-        cache?.values[key] = .some(value)
+        cache.values[cacheKey] = .some(value)
         return value
     }
 
     private func uncachedValue(forKey key: [UInt8]) throws(LedgerStateError) -> [UInt8]? {
         for changes in pending {
-            if let value = changes.writes[key] { return value }
+            if let value = changes.write(forKey: key) { return value }
         }
         if let notarizations, NotarizationFilter.covers(key), !notarizations.mayContain(key: key) { return nil }
         do {
@@ -189,7 +191,7 @@ public final class LedgerExecutor {
 
     private static func add(_ changes: StateChanges, to batch: inout WriteBatch) {
         for (key, value) in changes.writes {
-            if let value { batch.put(key: key, value: value) } else { batch.delete(key: key) }
+            if let value { batch.put(key: key.bytes, value: value) } else { batch.delete(key: key.bytes) }
         }
         for (key, value) in changes.notes { batch.put(key: key, value: value) }
     }
@@ -473,9 +475,9 @@ public final class LedgerExecutor {
         } catch {
             throw .blockStore(error)
         }
-        for key in result.changes.writes.keys { notarizations.insert(key: key) }
-        for (key, value) in result.changes.writes where key.starts(with: StateKeys.sequencePrefix) {
-            guard let signer = Ed25519PublicKey(bytes: Array(key.dropFirst(StateKeys.sequencePrefix.count))),
+        for key in result.changes.writes.keys { notarizations.insert(key: key.bytes) }
+        for (key, value) in result.changes.writes where key.bytes.starts(with: StateKeys.sequencePrefix) {
+            guard let signer = Ed25519PublicKey(bytes: Array(key.bytes.dropFirst(StateKeys.sequencePrefix.count))),
                 let next = value.flatMap(StateKeys.uint64)
             else { continue }
             sequenceCache[signer] = next
@@ -486,7 +488,7 @@ public final class LedgerExecutor {
         {
             roleCache.removeAll()
         }
-        if result.changes.writes[StateKeys.parameters] != nil,
+        if result.changes.write(forKey: StateKeys.parameters) != nil,
             let updated = try? LedgerApplication.parameters(in: committedState)
         {
             parameters = updated

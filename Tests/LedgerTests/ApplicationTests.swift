@@ -612,7 +612,7 @@ struct ApplicationBlockTests {
         ) { tx, _ in tx.hasValidSignature }
         #expect(result.receipts[0].failure?.code == "not-found")
         #expect(
-            Set(result.changes.writes.keys) == [
+            Set(result.changes.writes.keys.map(\.bytes)) == [
                 StateKeys.sequence(app.admins[0].publicKey), StateKeys.receipt(failing.id),
             ])
     }
