@@ -812,10 +812,13 @@ public actor NodeEngine: NodeService {
             return committedOr(.init(code: .invalidPayload, detail: failure.reason))
         }
         do throws(MempoolRejection) {
+            let checked = mempool.signatureVerifications
             let outcome = try mempool.admit(
                 transaction, from: origin, policy: CommittedPolicy(executor: executor), now: clock.now - startInstant)
             if case .added = outcome {
-                executor.markVerified(id)
+                // A pre-check already put the id in the shared cache; only a signature the mempool checked itself
+                // needs adding (the insert was as dear as the admission).
+                if mempool.signatureVerifications != checked { executor.markVerified(id) }
                 dropped.removeValue(forKey: id)
                 if origin == .local { gossipBuffer.append(transaction) }
                 if deferredPayload != nil, !proposalHeld { transactionsArrived() }
