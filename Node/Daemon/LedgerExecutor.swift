@@ -2,6 +2,7 @@ public import API
 import Codec
 public import EnsureCrypto
 public import Ledger
+public import Mempool
 public import Storage
 
 /// Why a block does not execute: the first transaction or header field that does not hold.
@@ -511,6 +512,19 @@ public final class LedgerExecutor {
             throw .corrupt(key: "block/\(block.header.height)", reason: "a certified block does not execute: \(error)")
         }
         try commit(block, certificate: certificate)
+    }
+
+    /// What a proposal on `parentID` carries: the mempool's transactions in proposal order, minus those already in
+    /// uncommitted ancestors, within the block limits of the parent's state and one transport frame of
+    /// `maxMessageBytes` (less 64 KiB for the rest of the message), and only those that execute there.
+    public func transactionsToPropose(from mempool: Mempool, parentID: Digest, maxMessageBytes: Int) -> [Transaction] {
+        let limits = limits(forChildOf: parentID)
+        // A block must also fit one transport frame, or peers would never receive it.
+        let maxBytes = min(Int(min(limits.maxBlockBytes, UInt64(LedgerLimits.blockBytes))), maxMessageBytes) - 64 * 1024
+        let candidates = mempool.reap(
+            maxCount: Int(limits.maxBlockTransactions), maxBytes: maxBytes,
+            excluding: uncommittedTransactionIDs(through: parentID))
+        return selectExecutable(candidates, parentID: parentID, maxBytes: maxBytes)
     }
 
     /// Forgets every executed, uncommitted block (after the consensus core restarts from the committed tip).

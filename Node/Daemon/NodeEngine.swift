@@ -602,15 +602,8 @@ public actor NodeEngine: NodeService {
         let parentID = request.parent.id
         var transactions: [Transaction] = []
         if !request.mustBeEmpty {
-            let exclude = executor.uncommittedTransactionIDs(through: parentID)
-            let limits = executor.limits(forChildOf: parentID)
-            // A block must also fit one transport frame, or peers would never receive it.
-            let maxBytes =
-                min(Int(min(limits.maxBlockBytes, UInt64(LedgerLimits.blockBytes))), settings.maxMessageBytes)
-                - 64 * 1024
-            let candidates = mempool.reap(
-                maxCount: Int(limits.maxBlockTransactions), maxBytes: maxBytes, excluding: exclude)
-            transactions = executor.selectExecutable(candidates, parentID: parentID, maxBytes: maxBytes)
+            transactions = executor.transactionsToPropose(
+                from: mempool, parentID: parentID, maxMessageBytes: settings.maxMessageBytes)
         }
         let now = UInt64(Date().timeIntervalSince1970 * 1000)
         let template = BlockHeader(
@@ -950,14 +943,17 @@ public actor NodeEngine: NodeService {
 }
 
 /// Committed state as the mempool sees it.
-struct CommittedPolicy: AdmissionPolicy {
+public struct CommittedPolicy: AdmissionPolicy {
     let executor: LedgerExecutor
 
-    func isAuthorized(signer: Ed25519PublicKey, kind: TransactionKind) -> Bool {
+    /// The policy of `executor`'s committed state.
+    public init(executor: LedgerExecutor) { self.executor = executor }
+
+    public func isAuthorized(signer: Ed25519PublicKey, kind: TransactionKind) -> Bool {
         executor.isAuthorized(signer: signer, kind: kind)
     }
 
-    func nextExpectedSequence(of signer: Ed25519PublicKey) -> UInt64 {
+    public func nextExpectedSequence(of signer: Ed25519PublicKey) -> UInt64 {
         executor.committedNextSequence(of: signer)
     }
 }

@@ -245,7 +245,7 @@ final class PipelineNode {
     /// What the engine's admission does for each transaction, verified signatures noted first.
     func admit(_ transactions: [Transaction], from origin: TransactionOrigin) throws {
         for transaction in transactions { mempool.noteVerified(transaction.id) }
-        let policy = PipelinePolicy(executor: executor)
+        let policy = CommittedPolicy(executor: executor)
         for transaction in transactions {
             guard executor.isAuthorized(signer: transaction.signer, kind: transaction.kind) else {
                 throw BenchNodeError("\(transaction.signer.keyID) may not notarize")
@@ -264,12 +264,8 @@ final class PipelineNode {
     /// The engine's block building: reap what can follow `tip`, select what executes, execute it.
     func build(on tip: PipelineTip) throws -> Block {
         let parentID = tip.block.id
-        let limits = executor.limits(forChildOf: parentID)
-        let maxBytes = Int(min(limits.maxBlockBytes, UInt64(LedgerLimits.blockBytes))) - 64 * 1024
-        let candidates = mempool.reap(
-            maxCount: Int(limits.maxBlockTransactions), maxBytes: maxBytes,
-            excluding: executor.uncommittedTransactionIDs(through: parentID))
-        let transactions = executor.selectExecutable(candidates, parentID: parentID, maxBytes: maxBytes)
+        let transactions = executor.transactionsToPropose(
+            from: mempool, parentID: parentID, maxMessageBytes: LedgerLimits.blockBytes + 64 * 1024)
         let height = tip.block.header.height + 1
         let template = BlockHeader(
             chainID: chainID, epoch: 0, height: height, round: height, parentID: parentID, proposer: proposer,
@@ -288,23 +284,10 @@ final class PipelineNode {
         try executor.commit(block, certificate: certificate)
         journal.prune(throughRound: block.header.round)
         let removals = mempool.update(
-            committed: block.transactions, policy: PipelinePolicy(executor: executor), now: .zero)
+            committed: block.transactions, policy: CommittedPolicy(executor: executor), now: .zero)
         guard removals.committed.count == block.transactions.count else {
             throw BenchNodeError("the mempool held \(removals.committed.count) of the block's transactions")
         }
-    }
-}
-
-/// Committed state as the engine's mempool sees it.
-struct PipelinePolicy: AdmissionPolicy {
-    let executor: LedgerExecutor
-
-    func isAuthorized(signer: Ed25519PublicKey, kind: TransactionKind) -> Bool {
-        executor.isAuthorized(signer: signer, kind: kind)
-    }
-
-    func nextExpectedSequence(of signer: Ed25519PublicKey) -> UInt64 {
-        executor.committedNextSequence(of: signer)
     }
 }
 
