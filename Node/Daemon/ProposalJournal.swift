@@ -244,11 +244,12 @@ public final class ProposalJournal: Sendable {
         do throws(ProposalJournalError) {
             try Self.writeAll(descriptor, Self.magic, at: 0, path: temporary)
             for entry in state.entries {
-                let header = try Self.read(
-                    Entry(round: 0, blockID: .zero, offset: entry.offset - Self.headerBytes, length: Self.headerBytes),
-                    from: state.descriptor, path: path)
-                let payload = try Self.read(entry, from: state.descriptor, path: path)
-                try Self.writeAll(descriptor, header + payload, at: size, path: temporary)
+                // The record as it is: its header (length and digest) and payload.
+                var whole = entry
+                whole.offset -= Self.headerBytes
+                whole.length += Self.headerBytes
+                try Self.writeAll(
+                    descriptor, try Self.read(whole, from: state.descriptor, path: path), at: size, path: temporary)
                 entries.append(
                     Entry(
                         round: entry.round, blockID: entry.blockID, offset: size + Self.headerBytes,
