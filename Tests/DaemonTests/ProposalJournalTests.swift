@@ -41,6 +41,13 @@ struct ProposalJournalTests {
         return (database, try ProposalJournal(database: database, rewriteBytes: rewriteBytes))
     }
 
+    /// Records `proposals` in a journal in `directory`, closes it and returns its file's path.
+    func record(_ proposals: some Sequence<Proposal>, in directory: TemporaryDirectory) throws -> String {
+        let (_, journal) = try open(directory)
+        for proposal in proposals { try journal.record(proposal) }
+        return journal.path
+    }
+
     @Test("recorded proposals come back after a reopen, in round order, above the round asked for")
     func reopen() throws {
         let directory = TemporaryDirectory()
@@ -80,13 +87,7 @@ struct ProposalJournalTests {
     func tornTail() throws {
         let directory = TemporaryDirectory()
         let all = proposals(3)
-        let path: String
-        do {
-            let (_, journal) = try open(directory)
-            try journal.record(all[0])
-            try journal.record(all[1])
-            path = journal.path
-        }
+        let path = try record(all.prefix(2), in: directory)
         let whole = try Data(contentsOf: URL(fileURLWithPath: path))
         // Cut the second record in the middle of its payload.
         try whole.prefix(whole.count - 10).write(to: URL(fileURLWithPath: path))
@@ -103,13 +104,7 @@ struct ProposalJournalTests {
     func corruptRecord() throws {
         let directory = TemporaryDirectory()
         let all = proposals(2)
-        let path: String
-        do {
-            let (_, journal) = try open(directory)
-            try journal.record(all[0])
-            try journal.record(all[1])
-            path = journal.path
-        }
+        let path = try record(all.prefix(2), in: directory)
         var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
         // Flip a byte in the last record's payload.
         bytes[bytes.count - 5] ^= 0x40
