@@ -142,6 +142,9 @@ public struct NodeConfiguration: Hashable, Sendable {
         public var maxPerSigner = 4_096
         /// How far ahead of its next committed sequence number a signer's pending transaction may be.
         public var sequenceWindow = 8_192
+        /// How often, in milliseconds, the transactions this node's clients submitted are sent to its peers, all
+        /// of one interval in one message per peer.
+        public var gossipIntervalMs = 50
     }
 
     /// `[consensus]`: this node's round timers.

@@ -82,6 +82,10 @@ extension NodeConfiguration {
             # a signer's transaction may be.
             max_per_signer = \(mempool.maxPerSigner)
             sequence_window = \(mempool.sequenceWindow)
+            # How often the transactions this node's clients submitted go to its peers, in milliseconds: all of one
+            # interval in one message per peer. Every message costs each side thread wake-ups and a system call
+            # whatever it carries; a longer interval adds up to that much to commit latency.
+            gossip_interval_ms = \(mempool.gossipIntervalMs)
 
             [consensus]
             # The first round timeout, and the cap of its doubling after failed rounds, in milliseconds.
@@ -231,6 +235,7 @@ private struct SectionReader {
             case "max_bytes": mempool.maxBytes = try integer(entry, in: 1024...(1 << 36))
             case "max_per_signer": mempool.maxPerSigner = try integer(entry, in: 1...1_000_000)
             case "sequence_window": mempool.sequenceWindow = try integer(entry, in: 1...1_000_000)
+            case "gossip_interval_ms": mempool.gossipIntervalMs = try integer(entry, in: 1...10_000)
             default: throw unknown(entry)
             }
         }

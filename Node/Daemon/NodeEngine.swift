@@ -29,8 +29,8 @@ public struct EngineSettings: Sendable {
     public var syncLag: UInt64 = 8
     /// How long without a new commit before a node that is behind at all starts fetching.
     public var stallTimeout: Duration = .seconds(3)
-    /// How often buffered transaction gossip is flushed.
-    public var gossipInterval: Duration = .milliseconds(20)
+    /// How often the runtime flushes buffered transaction gossip (``NodeEngine/flushGossip()``).
+    public var gossipInterval: Duration = .milliseconds(50)
     /// How long a leader with nothing to propose and nothing in flight waits for a transaction before it
     /// proposes an empty block. It must stay well below the round timeout.
     public var idleProposalDelay: Duration = .milliseconds(500)

@@ -122,6 +122,7 @@ public struct NodeRuntime: Sendable {
         var settings = EngineSettings(consensus: consensus, mempool: mempoolConfiguration)
         settings.maxMessageBytes = configuration.p2p.maxFrameBytes
         settings.minimumBlockInterval = .milliseconds(configuration.consensus.blockIntervalMs)
+        settings.gossipInterval = .milliseconds(configuration.mempool.gossipIntervalMs)
         let engine = try NodeEngine(
             genesis: genesis, key: setup.key, store: store, safety: safety, settings: settings, logger: nodeLogger)
 
@@ -153,7 +154,8 @@ public struct NodeRuntime: Sendable {
         ).makeApplication { port in
             nodeLogger.info("API listening", metadata: ["port": "\(port)"])
         }
-        let engineService = EngineService(engine: engine, transport: transport, logger: nodeLogger)
+        let engineService = EngineService(
+            engine: engine, transport: transport, gossipInterval: settings.gossipInterval, logger: nodeLogger)
         var groupConfiguration = ServiceGroupConfiguration(
             services: [
                 .init(service: engineService, successTerminationBehavior: .gracefullyShutdownGroup),
@@ -207,6 +209,8 @@ final class PeerKeySet: Sendable {
 struct EngineService: Service {
     let engine: NodeEngine
     let transport: PeerTransport
+    /// How often buffered transaction gossip is flushed (``EngineSettings/gossipInterval``).
+    let gossipInterval: Duration
     let logger: Logger
 
     func run() async throws {
@@ -221,6 +225,7 @@ struct EngineService: Service {
         let engine = self.engine
         let transport = self.transport
         let logger = self.logger
+        let gossipInterval = self.gossipInterval
         let failed = await withTaskGroup(of: Bool.self) { group in
             group.addTask {
                 for await message in transport.inbound {
@@ -248,7 +253,7 @@ struct EngineService: Service {
             }
             group.addTask {
                 while !Task.isCancelled {
-                    try? await Task.sleep(for: .milliseconds(20))
+                    try? await Task.sleep(for: gossipInterval)
                     await engine.flushGossip()
                 }
                 return false

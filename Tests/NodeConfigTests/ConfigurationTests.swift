@@ -107,6 +107,7 @@ struct NodeConfigurationTests {
         #expect(defaults.api.listenAddress.description == "127.0.0.1:8080")
         #expect(defaults.consensus.baseTimeoutMs == 1000)
         #expect(defaults.consensus.blockIntervalMs == 100)
+        #expect(defaults.mempool.gossipIntervalMs == 50)
         #expect(defaults.renderTOML().contains("# "))
     }
 
@@ -123,6 +124,7 @@ struct NodeConfigurationTests {
         configuration.mempool.maxTransactions = 5
         configuration.mempool.maxPerSigner = 17
         configuration.mempool.sequenceWindow = 33
+        configuration.mempool.gossipIntervalMs = 7
         configuration.consensus.maxTimeoutMs = 2000
         configuration.consensus.blockIntervalMs = 0
         let text = configuration.renderTOML()
@@ -244,6 +246,11 @@ struct NodeConfigurationTests {
                 "[mempool]\nmax_transactions = 0",
                 .invalidValue(
                     key: "mempool.max_transactions", line: 2, reason: "must be between 1 and 10000000, found 0")
+            ),
+            (
+                "[mempool]\ngossip_interval_ms = 0",
+                .invalidValue(
+                    key: "mempool.gossip_interval_ms", line: 2, reason: "must be between 1 and 10000, found 0")
             ),
             (
                 "[consensus]\nblock_interval_ms = 60001",
