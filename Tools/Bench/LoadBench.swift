@@ -20,9 +20,10 @@ struct LoadBench: ParsableCommand {
             the signers and DIR/NAME/node.pid for the processes. Each organization's admin key signs notarize \
             transactions with consecutive sequence numbers from GET /v1/accounts/{key} (before the load starts, \
             unless --no-presign), sent to one node per key over keep-alive, pipelined HTTP/1.1 connections: one \
-            per request, or with --batch N up to N per POST /v1/transactions/batch. Commits are seen by following GET /v1/blocks/{height} \
-            on one node; latency runs from the first submission of a transaction to the moment the bench reads the \
-            block that holds it. Every validator verifies every transaction once and the nodes share this \
+            per request, or with --batch N up to N per POST /v1/transactions/batch. Commits are seen on one node: its \
+            block stream (GET /v1/events/blocks) says when each block commits and GET /v1/blocks/{height} gives its \
+            transactions (polled every 10 ms while the stream is down); latency runs from the first submission of a \
+            transaction to the moment the node announces the block that holds it. Every validator verifies every transaction once and the nodes share this \
             machine's cores, so the bound is the all-core verification rate divided by the number of validators. \
             Targets: committed >= 0.5 x bound, p99 <= 1 s, peak RSS <= 200 MB per node.
             """
@@ -508,6 +509,91 @@ final class ResponseCollector: ChannelInboundHandler {
     }
 }
 
+/// Reads a node's block stream (`GET /v1/events/blocks`, server-sent events) and reports each event's id, the height
+/// of a block just committed; `onEnd` runs once when the stream ends, fails or is refused.
+final class BlockStreamReader: ChannelInboundHandler {
+    typealias InboundIn = HTTPClientResponsePart
+
+    /// Set before the request goes out, on the channel's loop.
+    private var onHeight: (UInt64) -> Void = { _ in }
+    private var onEnd: () -> Void = {}
+    private var line: [UInt8] = []
+    private var ended = false
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head(let head):
+            if head.status != .ok { end(context: context) }
+        case .body(let bytes):
+            for byte in bytes.readableBytesView {
+                guard byte == UInt8(ascii: "\n") else {
+                    line.append(byte)
+                    continue
+                }
+                if line.starts(with: Array("id: ".utf8)),
+                    let height = UInt64(String(decoding: line.dropFirst(4), as: UTF8.self))
+                {
+                    onHeight(height)
+                }
+                line.removeAll(keepingCapacity: true)
+            }
+        case .end:
+            end(context: context)
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        end(context: context)
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        end(context: context)
+    }
+
+    private func end(context: ChannelHandlerContext) {
+        guard !ended else { return }
+        ended = true
+        context.close(promise: nil)
+        onEnd()
+        onEnd = {}
+    }
+
+    /// Opens `node`'s block stream from `height` on `loop` (the caller's loop).
+    static func open(
+        node: LoadNetwork.Node, from height: UInt64, on loop: any EventLoop,
+        onHeight: @escaping (UInt64) -> Void, onEnd: @escaping () -> Void
+    ) -> EventLoopFuture<any Channel>.Isolated {
+        ClientBootstrap(group: loop)
+            .channelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
+            .connectTimeout(.seconds(5))
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture(withResultOf: {
+                    try channel.pipeline.syncOperations.addHTTPClientHandlers()
+                    try channel.pipeline.syncOperations.addHandler(BlockStreamReader())
+                })
+            }
+            .connect(host: node.host, port: node.port)
+            .assumeIsolated()
+            .flatMapThrowing { channel in
+                let reader = try channel.pipeline.syncOperations.handler(type: BlockStreamReader.self)
+                reader.onHeight = onHeight
+                reader.onEnd = onEnd
+                var headers = HTTPHeaders()
+                headers.add(name: "host", value: "\(node.host):\(node.port)")
+                headers.add(name: "accept", value: "text/event-stream")
+                channel.write(
+                    HTTPClientRequestPart.head(
+                        HTTPRequestHead(
+                            version: .http1_1, method: .GET, uri: "/v1/events/blocks?from=\(height)",
+                            headers: headers)),
+                    promise: nil)
+                channel.writeAndFlush(HTTPClientRequestPart.end(nil), promise: nil)
+                return channel
+            }
+    }
+}
+
 /// One keep-alive HTTP/1.1 connection to a node; used only on its event loop.
 final class LoadConnection {
     let channel: any Channel
@@ -742,6 +828,13 @@ final class LoadDriver {
     private var connections: [[LoadConnection]]
     private var follower: LoadConnection?
     private var nextHeight: UInt64
+    /// The followed node's block stream, while it is open.
+    private var blockStream: (any Channel)?
+    /// The highest height the block stream announced, and when each announced block not yet read was announced.
+    private var announcedHeight: UInt64 = 0
+    private var announcedAt: [UInt64: NIODeadline] = [:]
+    /// Whether a block read is in flight or scheduled.
+    private var reading = false
     private var start = NIODeadline.now()
     private var windowStart = NIODeadline.now()
     private var windowEnd = NIODeadline.now()
@@ -802,6 +895,8 @@ final class LoadDriver {
         windowEnd = windowStart + Self.amount(seconds: plan.duration)
         drainEnd = windowEnd + Self.amount(seconds: plan.drain)
         scheduleTick()
+        openBlockStream()
+        reading = true
         fetchNextBlock()
     }
 
@@ -1046,8 +1141,48 @@ final class LoadDriver {
         var transactions: [String]
     }
 
+    /// Opens the followed node's block stream; while it is down, blocks are polled instead.
+    private func openBlockStream() {
+        guard !finished else { return }
+        BlockStreamReader.open(
+            node: plan.nodes[plan.followNode], from: nextHeight, on: loop,
+            onHeight: { height in self.announced(height) },
+            onEnd: {
+                self.blockStream = nil
+                self.loop.assumeIsolated().scheduleTask(in: .milliseconds(100)) { self.openBlockStream() }
+                self.readNextBlockSoon()
+            }
+        ).whenComplete { result in
+            switch result {
+            case .success(let channel):
+                if self.finished { channel.close(promise: nil) } else { self.blockStream = channel }
+            case .failure:
+                self.loop.assumeIsolated().scheduleTask(in: .milliseconds(100)) { self.openBlockStream() }
+            }
+        }
+    }
+
+    private func announced(_ height: UInt64) {
+        guard !finished, height >= nextHeight else { return }
+        announcedHeight = max(announcedHeight, height)
+        announcedAt[height] = .now()
+        readNextBlockSoon()
+    }
+
+    /// Reads the next block now unless a read is already in flight or scheduled.
+    private func readNextBlockSoon() {
+        guard !reading else { return }
+        reading = true
+        fetchNextBlock()
+    }
+
     private func fetchNextBlock() {
         guard !finished else { return }
+        // With the stream open, read only what it announced; it says when the next block commits.
+        if blockStream != nil, nextHeight > announcedHeight {
+            reading = false
+            return
+        }
         guard let follower, follower.isActive else {
             outcome.followErrors += 1
             LoadConnection.connect(to: plan.nodes[plan.followNode], on: loop).whenComplete { result in
@@ -1077,7 +1212,7 @@ final class LoadDriver {
             loop.assumeIsolated().scheduleTask(in: .milliseconds(10)) { self.fetchNextBlock() }
             return
         }
-        let now = NIODeadline.now()
+        let now = announcedAt.removeValue(forKey: block.height) ?? NIODeadline.now()
         let inWindow = now >= windowStart && now < windowEnd
         if inWindow {
             outcome.blocksInWindow += 1
@@ -1106,6 +1241,7 @@ final class LoadDriver {
         tickTask?.cancel()
         for connection in connections.joined() { connection.close() }
         follower?.close()
+        blockStream?.close(promise: nil)
         if let failure {
             promise.fail(failure)
         } else {
