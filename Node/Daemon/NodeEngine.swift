@@ -315,35 +315,33 @@ public actor NodeEngine: NodeService {
         await handle(message, from: peer, verified: [])
     }
 
-    /// The ids of those `transactions` whose signer may submit their kind in committed state (a snapshot read per
-    /// signer) and whose signature holds. Checking authorization first keeps transactions of keys nobody
+    /// For each of `transactions`, whether its signer may submit its kind in committed state (a snapshot read per
+    /// signer) and its signature holds: admission then trusts the signature without a lookup of its id. Checking authorization first keeps transactions of keys nobody
     /// authorized from costing a verification; the rest go through admission's own checks as before.
     ///
     /// Roles come from ``PreverifyRoleCache``, which a commit empties: one snapshot read per signer and block, not
     /// per submission. A role that changed in the block just committed can be answered once from before the
     /// change; that only moves a verification, never a decision, because admission checks the role again.
-    nonisolated func preverified(_ transactions: [Transaction]) -> [Digest] {
-        var ids: [Digest] = []
-        for transaction in transactions where transaction.chainID == genesis.chainID {
+    nonisolated func preverified(_ transactions: [Transaction]) -> [Bool] {
+        transactions.map { transaction in
+            guard transaction.chainID == genesis.chainID else { return false }
             let role = preverifyRoles.role(of: transaction.signer) { (try? queries.role(of: $0)) ?? nil }
-            guard LedgerApplication.may(role, submit: transaction.kind), signatures.verify(transaction) else {
-                continue
-            }
-            ids.append(transaction.id)
+            return LedgerApplication.may(role, submit: transaction.kind) && signatures.verify(transaction)
         }
-        return ids
     }
 
-    private func handle(_ message: NodeMessage, from peer: Ed25519PublicKey, verified: [Digest]) {
+    /// `verified[i]` says the signature of the i-th gossiped transaction was checked before the actor.
+    private func handle(_ message: NodeMessage, from peer: Ed25519PublicKey, verified: [Bool]) {
         guard !stopped else { return }
-        for id in verified { mempool.noteVerified(id) }
         switch message {
         case .consensus(let message):
             run(.message(message, from: peer))
         case .transactions(let transactions):
             // Propose once after the whole batch, not on its first transaction.
             proposalHeld = true
-            for transaction in transactions { admit(transaction, from: .peer(peer)) }
+            for (index, transaction) in transactions.enumerated() {
+                admit(transaction, from: .peer(peer), signatureChecked: index < verified.count && verified[index])
+            }
             proposalHeld = false
             if deferredPayload != nil, mempool.count > 0 { transactionsArrived() }
         case .syncStatus(let height):
@@ -785,7 +783,9 @@ public actor NodeEngine: NodeService {
     // MARK: Transactions
 
     @discardableResult
-    private func admit(_ transaction: Transaction, from origin: TransactionOrigin) -> SubmissionResult {
+    private func admit(
+        _ transaction: Transaction, from origin: TransactionOrigin, signatureChecked: Bool
+    ) -> SubmissionResult {
         // Cheapest first: a peer gossiping transactions of keys nobody authorized costs no disk read and no
         // signature check.
         guard executor.isAuthorized(signer: transaction.signer, kind: transaction.kind) else {
@@ -807,7 +807,8 @@ public actor NodeEngine: NodeService {
         do throws(MempoolRejection) {
             let checked = mempool.signatureVerifications
             let outcome = try mempool.admit(
-                transaction, from: origin, policy: CommittedPolicy(executor: executor), now: clock.now - startInstant)
+                transaction, from: origin, policy: CommittedPolicy(executor: executor), now: clock.now - startInstant,
+                signatureChecked: signatureChecked)
             if case .added = outcome {
                 // A pre-check already put the id in the shared cache; only a signature the mempool checked itself
                 // needs adding (the insert was as dear as the admission).
@@ -876,13 +877,16 @@ public actor NodeEngine: NodeService {
         return results.map { $0! }
     }
 
-    private func admitSubmitted(_ transactions: [Transaction], verified: [Digest]) -> [SubmissionResult] {
+    private func admitSubmitted(_ transactions: [Transaction], verified: [Bool]) -> [SubmissionResult] {
         guard !stopped, failure == nil else {
             return transactions.map { _ in .rejected(.init(code: .unavailable, detail: "the node is stopping")) }
         }
-        for id in verified { mempool.noteVerified(id) }
         proposalHeld = true
-        let results = transactions.map { admit($0, from: .local) }
+        let results = transactions.indices.map { index in
+            admit(
+                transactions[index], from: .local,
+                signatureChecked: index < verified.count && verified[index])
+        }
         proposalHeld = false
         if deferredPayload != nil, mempool.count > 0 { transactionsArrived() }
         return results

@@ -37,11 +37,6 @@ public struct Mempool: Sendable {
     /// The number of pending transactions.
     public var count: Int { entries.count }
 
-    /// Records that the transaction `id`'s signature was checked and holds (by the node, before it handed the
-    /// transaction over), so that admitting it does not verify it again. An id covers the signature: only the
-    /// very same bytes hit.
-    public mutating func noteVerified(_ id: Digest) { verified.insert(id) }
-
     /// Whether a transaction with this id is pending.
     public func contains(_ id: Digest) -> Bool { entries[id] != nil }
 
@@ -91,10 +86,13 @@ public struct Mempool: Sendable {
     /// authorization, signature (once per id), a different pending transaction at the same sequence, the
     /// signer's limit, then the pool's limits. A refusal leaves the pool unchanged (apart from the
     /// verified-id cache and ``signatureVerifications``).
+    ///
+    /// `signatureChecked` says the caller has just verified this very transaction's signature (the node checks
+    /// gossip and submissions before its actor): admission then neither verifies it nor remembers its id.
     @discardableResult
     public mutating func admit(
         _ transaction: Transaction, from origin: TransactionOrigin = .local, policy: some AdmissionPolicy,
-        now: Duration
+        now: Duration, signatureChecked: Bool = false
     ) throws(MempoolRejection) -> AdmissionOutcome {
         guard transaction.chainID == configuration.chainID else {
             throw .wrongChain(expected: configuration.chainID, found: transaction.chainID)
@@ -121,7 +119,7 @@ public struct Mempool: Sendable {
         guard policy.isAuthorized(signer: signer, kind: transaction.kind) else {
             throw .unauthorized(signer: signer, kind: transaction.kind)
         }
-        if !verified.contains(id) {
+        if !signatureChecked, !verified.contains(id) {
             signatureVerifications += 1
             guard transaction.hasValidSignature else { throw .badSignature(signer: signer, id: id) }
             verified.insert(id)

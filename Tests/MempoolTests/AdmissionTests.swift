@@ -313,6 +313,36 @@ import Testing
         #expect(pool.count == 0)
     }
 
+    @Test func aSignatureTheCallerCheckedIsNotVerifiedOrRemembered() throws {
+        var pool = MempoolFixtures.pool(MempoolFixtures.configuration(maxTransactions: 1))
+        try pool.admit(MempoolFixtures.transaction(alice, 1), policy: policy, now: .zero, signatureChecked: true)
+        #expect(pool.signatureVerifications == 0)
+        #expect(pool.count == 1)
+        // Refused by the full pool after the signature step: checked by the caller, it is neither verified here
+        // nor cached, so the same bytes without the caller's check are verified once.
+        let waiting = MempoolFixtures.transaction(bob, 1)
+        #expect(throws: MempoolRejection.self) {
+            try pool.admit(waiting, policy: policy, now: .zero, signatureChecked: true)
+        }
+        #expect(pool.signatureVerifications == 0)
+        #expect(throws: MempoolRejection.self) { try pool.admit(waiting, policy: policy, now: .zero) }
+        #expect(pool.signatureVerifications == 1)
+    }
+
+    @Test func aForgedSignatureIsRefusedUnlessTheCallerVouchedForIt() throws {
+        var pool = MempoolFixtures.pool()
+        let signed = MempoolFixtures.transaction(alice, 1)
+        let tampered = Transaction(
+            chainID: signed.chainID, signer: signed.signer, sequence: 1, kind: signed.kind, payload: [0],
+            signature: signed.signature)
+        #expect(throws: MempoolRejection.badSignature(signer: alice.publicKey, id: tampered.id)) {
+            try pool.admit(tampered, policy: policy, now: .zero, signatureChecked: false)
+        }
+        #expect(pool.count == 0)
+        // The flag is the caller's word: the engine passes it only for the very transaction its check passed.
+        #expect(try pool.admit(tampered, policy: policy, now: .zero, signatureChecked: true) == .added(id: tampered.id))
+    }
+
     @Test func cacheForgetsTheOldestBeyondItsCapacity() throws {
         var pool = MempoolFixtures.pool(MempoolFixtures.configuration(maxTransactions: 1, verifiedCacheCapacity: 1))
         let keys = (2..<4).map(MempoolFixtures.key)

@@ -242,9 +242,8 @@ final class PipelineNode {
         proposer = home.validatorKey.publicKey
     }
 
-    /// What the engine's admission does for each transaction, verified signatures noted first.
+    /// What the engine's admission does for each transaction whose signature its pre-check verified.
     func admit(_ transactions: [Transaction], from origin: TransactionOrigin) throws {
-        for transaction in transactions { mempool.noteVerified(transaction.id) }
         let policy = CommittedPolicy(executor: executor)
         for transaction in transactions {
             guard executor.isAuthorized(signer: transaction.signer, kind: transaction.kind) else {
@@ -254,7 +253,10 @@ final class PipelineNode {
                 throw BenchNodeError("a transaction is invalid: \(failure.reason)")
             }
             let checked = mempool.signatureVerifications
-            guard case .added = try mempool.admit(transaction, from: origin, policy: policy, now: .zero) else {
+            guard
+                case .added = try mempool.admit(
+                    transaction, from: origin, policy: policy, now: .zero, signatureChecked: true)
+            else {
                 throw BenchNodeError("a transaction was already pending")
             }
             if mempool.signatureVerifications != checked { executor.markVerified(transaction.id) }
