@@ -215,13 +215,23 @@ public struct Mempool: Sendable {
         for signer in Array(signers.keys) {
             let next = policy.nextExpectedSequence(of: signer)
             signers[signer]!.nextExpected = next
+            // This walk visits every pending transaction at every commit: ask the policy once per kind of a
+            // signer's transactions (one or two), and copy an entry only when it leaves.
+            var verdicts: [(kind: TransactionKind, authorized: Bool)] = []
             for (sequence, id) in signers[signer]!.bySequence {
-                guard let entry = entries[id] else { continue }
                 if sequence < next {
-                    stale.append(entry)
-                } else if !policy.isAuthorized(signer: signer, kind: entry.transaction.kind) {
-                    unauthorized.append(entry)
+                    if let entry = entries[id] { stale.append(entry) }
+                    continue
                 }
+                guard let kind = entries[id]?.transaction.kind else { continue }
+                let authorized: Bool
+                if let known = verdicts.first(where: { $0.kind == kind }) {
+                    authorized = known.authorized
+                } else {
+                    authorized = policy.isAuthorized(signer: signer, kind: kind)
+                    verdicts.append((kind, authorized))
+                }
+                if !authorized, let entry = entries[id] { unauthorized.append(entry) }
             }
         }
         for entry in stale + unauthorized { remove(entry.id) }

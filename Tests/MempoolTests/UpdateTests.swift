@@ -44,15 +44,18 @@ import Testing
         var policy = TestPolicy()
         let report = MempoolFixtures.transaction(alice, 1, kind: .incidentReport)
         let notarize = MempoolFixtures.transaction(alice, 2, kind: .notarize)
+        let laterReport = MempoolFixtures.transaction(alice, 3, kind: .incidentReport)
         let bobsReport = MempoolFixtures.transaction(bob, 1, kind: .incidentReport)
-        for transaction in [report, notarize, bobsReport] { try pool.admit(transaction, policy: policy, now: .zero) }
+        for transaction in [report, notarize, laterReport, bobsReport] {
+            try pool.admit(transaction, policy: policy, now: .zero)
+        }
         let unchanged = pool.update(committed: [], policy: policy, now: .zero)
         #expect(unchanged == MempoolRemovals())
-        #expect(pool.count == 3)
+        #expect(pool.count == 4)
         policy.revoke(alice, .incidentReport)
         let removals = pool.update(committed: [], policy: policy, now: .zero)
-        #expect(removals.unauthorized == [report.id])
-        #expect(removals.all == [report.id])
+        #expect(removals.unauthorized == [report.id, laterReport.id])
+        #expect(removals.all == [report.id, laterReport.id])
         #expect(pool.contains(notarize.id) && pool.contains(bobsReport.id))
         // Alice's notarization now waits behind a gap; Bob's report is still proposable.
         #expect(pool.reap(maxCount: 10, maxBytes: 1 << 20) == [bobsReport])
