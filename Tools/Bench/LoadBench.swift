@@ -564,17 +564,7 @@ final class BlockStreamReader: ChannelInboundHandler {
         node: LoadNetwork.Node, from height: UInt64, on loop: any EventLoop,
         onHeight: @escaping (UInt64) -> Void, onEnd: @escaping () -> Void
     ) -> EventLoopFuture<any Channel>.Isolated {
-        ClientBootstrap(group: loop)
-            .channelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
-            .connectTimeout(.seconds(5))
-            .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture(withResultOf: {
-                    try channel.pipeline.syncOperations.addHTTPClientHandlers()
-                    try channel.pipeline.syncOperations.addHandler(BlockStreamReader())
-                })
-            }
-            .connect(host: node.host, port: node.port)
-            .assumeIsolated()
+        LoadConnection.clientChannel(to: node, on: loop) { BlockStreamReader() }
             .flatMapThrowing { channel in
                 let reader = try channel.pipeline.syncOperations.handler(type: BlockStreamReader.self)
                 reader.onHeight = onHeight
@@ -611,23 +601,31 @@ final class LoadConnection {
 
     /// Connects to `node` on `loop` (which must be the caller's loop).
     static func connect(to node: LoadNetwork.Node, on loop: any EventLoop) -> EventLoopFuture<LoadConnection>.Isolated {
-        ClientBootstrap(group: loop)
-            .channelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
-            .connectTimeout(.seconds(5))
-            .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture(withResultOf: {
-                    try channel.pipeline.syncOperations.addHTTPClientHandlers()
-                    try channel.pipeline.syncOperations.addHandler(ResponseCollector())
-                })
-            }
-            .connect(host: node.host, port: node.port)
-            .assumeIsolated()
+        clientChannel(to: node, on: loop) { ResponseCollector() }
             .flatMapThrowing { channel in
                 LoadConnection(
                     channel: channel,
                     collector: try channel.pipeline.syncOperations.handler(type: ResponseCollector.self),
                     hostHeader: "\(node.host):\(node.port)")
             }
+    }
+
+    /// Opens an HTTP/1.1 client connection to `node` on `loop` (the caller's loop) whose responses go to the
+    /// handler `makeHandler` builds.
+    static func clientChannel<Handler: ChannelInboundHandler>(
+        to node: LoadNetwork.Node, on loop: any EventLoop, handler makeHandler: @escaping @Sendable () -> Handler
+    ) -> EventLoopFuture<any Channel>.Isolated where Handler.InboundIn == HTTPClientResponsePart {
+        ClientBootstrap(group: loop)
+            .channelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
+            .connectTimeout(.seconds(5))
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture(withResultOf: {
+                    try channel.pipeline.syncOperations.addHTTPClientHandlers()
+                    try channel.pipeline.syncOperations.addHandler(makeHandler())
+                })
+            }
+            .connect(host: node.host, port: node.port)
+            .assumeIsolated()
     }
 
     /// Sends one request; `callback` runs on the loop with its response or failure.
