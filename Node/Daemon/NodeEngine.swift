@@ -316,8 +316,9 @@ public actor NodeEngine: NodeService {
     }
 
     /// For each of `transactions`, whether its signer may submit its kind in committed state (a snapshot read per
-    /// signer) and its signature holds: admission then trusts the signature without a lookup of its id. Checking authorization first keeps transactions of keys nobody
-    /// authorized from costing a verification; the rest go through admission's own checks as before.
+    /// signer) and its signature holds; admission then takes the signature as checked, with no lookup of its id.
+    /// Checking authorization first keeps transactions of keys nobody authorized from costing a verification; the
+    /// rest go through admission's own checks as before.
     ///
     /// Roles come from ``PreverifyRoleCache``, which a commit empties: one snapshot read per signer and block, not
     /// per submission. A role that changed in the block just committed can be answered once from before the
