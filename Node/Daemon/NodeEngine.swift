@@ -338,13 +338,7 @@ public actor NodeEngine: NodeService {
         case .consensus(let message):
             run(.message(message, from: peer))
         case .transactions(let transactions):
-            // Propose once after the whole batch, not on its first transaction.
-            proposalHeld = true
-            for (index, transaction) in transactions.enumerated() {
-                admit(transaction, from: .peer(peer), signatureChecked: index < verified.count && verified[index])
-            }
-            proposalHeld = false
-            if deferredPayload != nil, mempool.count > 0 { transactionsArrived() }
+            admitBatch(transactions, from: .peer(peer), verified: verified)
         case .syncStatus(let height):
             peerHeights[peer] = height
         case .syncRequest(let height, let count):
@@ -882,11 +876,19 @@ public actor NodeEngine: NodeService {
         guard !stopped, failure == nil else {
             return transactions.map { _ in .rejected(.init(code: .unavailable, detail: "the node is stopping")) }
         }
+        return admitBatch(transactions, from: .local, verified: verified)
+    }
+
+    /// Admits a batch of gossip or submissions, `verified[i]` saying whether the pre-check verified the i-th
+    /// signature, and proposes (when the leader waits for transactions) once after the whole batch, not on its
+    /// first transaction.
+    @discardableResult
+    private func admitBatch(
+        _ transactions: [Transaction], from origin: TransactionOrigin, verified: [Bool]
+    ) -> [SubmissionResult] {
         proposalHeld = true
         let results = transactions.indices.map { index in
-            admit(
-                transactions[index], from: .local,
-                signatureChecked: index < verified.count && verified[index])
+            admit(transactions[index], from: origin, signatureChecked: index < verified.count && verified[index])
         }
         proposalHeld = false
         if deferredPayload != nil, mempool.count > 0 { transactionsArrived() }
