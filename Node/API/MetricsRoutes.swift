@@ -50,10 +50,6 @@ enum MetricsPage {
         page.counter(
             "ensure_consensus_timeouts_total", "Consensus rounds this process left because its round timer fired.",
             Double(sample.consensusTimeouts))
-        page.counter(
-            "ensure_gossip_batches_dropped_total",
-            "Gossiped transaction batches dropped because this node's signature checks were behind (their transactions still arrive in proposals).",
-            Double(sample.gossipBatchesDropped))
         page.histogram(
             "ensure_block_commit_seconds",
             "Seconds from a block's proposal (its header time) to its commit on this node; blocks fetched while catching up are not observed.",

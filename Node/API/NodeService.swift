@@ -81,13 +81,10 @@ public protocol NodeService: Sendable {
 public struct NodeMetricsSample: Sendable, Equatable {
     /// Consensus rounds this process left because its round timer fired.
     public var consensusTimeouts: UInt64
-    /// Gossiped transaction batches dropped because the node's signature checks were behind.
-    public var gossipBatchesDropped: UInt64
 
     /// Creates a sample.
-    public init(consensusTimeouts: UInt64, gossipBatchesDropped: UInt64 = 0) {
+    public init(consensusTimeouts: UInt64) {
         self.consensusTimeouts = consensusTimeouts
-        self.gossipBatchesDropped = gossipBatchesDropped
     }
 }
 

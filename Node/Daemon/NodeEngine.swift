@@ -7,6 +7,8 @@ public import Ledger
 public import Logging
 public import Mempool
 import NIOConcurrencyHelpers
+public import NIOCore
+import NIOPosix
 public import Storage
 
 /// A message the engine hands to the transport: to one peer, or to every connected peer.
@@ -59,8 +61,16 @@ public struct EngineSettings: Sendable {
 
 /// The node's single point of serialization: the consensus core, the mempool and the executor live here, and
 /// every input (peer message, timer, client submission, tick) is one call on this actor. Outputs leave through
-/// ``outgoing`` so no transport call is awaited while protocol state is half updated.
+/// ``outgoing``, or the sink given to ``send(through:)``, so no transport call is awaited while protocol state is
+/// half updated.
 public actor NodeEngine: NodeService {
+    /// The event loop every job of this actor runs on. The runtime gives the peer transport the same loop, so a
+    /// peer's message reaches the engine, and the engine's answer reaches the socket, without a thread hand-off;
+    /// the engine's timers are the loop's scheduled tasks.
+    public nonisolated let eventLoop: any EventLoop
+
+    public nonisolated var unownedExecutor: UnownedSerialExecutor { eventLoop.executor.asUnownedSerialExecutor() }
+
     /// Messages for the transport, in order.
     public nonisolated let outgoing: AsyncStream<OutgoingMessage>
     private let outgoingContinuation: AsyncStream<OutgoingMessage>.Continuation
@@ -86,17 +96,6 @@ public actor NodeEngine: NodeService {
     private nonisolated let preverifyRoles = PreverifyRoleCache()
     /// Ids whose signatures verified, on every path (shared with the executor).
     nonisolated let signatures: SignatureCache
-    /// Gossiped batches waiting for their signature check, which a task of their own works through, so that
-    /// consensus messages never queue behind them. Bounded: under overload the newest batches are dropped (their
-    /// transactions still reach this node in proposals).
-    private nonisolated let gossipInbox: AsyncStream<(transactions: [Transaction], peer: Ed25519PublicKey)>
-    private nonisolated let gossipInboxContinuation:
-        AsyncStream<(transactions: [Transaction], peer: Ed25519PublicKey)>.Continuation
-    private var gossipTask: Task<Void, Never>?
-    /// Gossiped batches dropped from a full inbox, for `/metrics`.
-    private nonisolated let gossipBatchesDropped = NIOLockedValueBox<UInt64>(0)
-    /// Most gossiped batches waiting for their check.
-    static let gossipInboxCapacity = 64
     private let journal: ProposalJournal
     private var core: ConsensusCore
     private var mempool: Mempool
@@ -104,7 +103,7 @@ public actor NodeEngine: NodeService {
     private let clock = ContinuousClock()
     private let startInstant: ContinuousClock.Instant
 
-    private var timer: Task<Void, Never>?
+    private var timer: Scheduled<Void>?
     private var deferredPayload: PayloadRequest?
     /// The deferred payload that waits for ``EngineSettings/minimumBlockInterval`` (not for transactions).
     private var pacedPayload: PayloadRequest?
@@ -137,8 +136,9 @@ public actor NodeEngine: NodeService {
     /// Creates the engine over an opened block store; the core resumes from the store's committed tip.
     public init(
         genesis: Genesis, key: Ed25519PrivateKey, store: BlockStore, safety: any SafetyStatePersistence,
-        settings: EngineSettings, logger: Logger
+        settings: EngineSettings, logger: Logger, eventLoop: (any EventLoop)? = nil
     ) throws(NodeStartError) {
+        self.eventLoop = eventLoop ?? MultiThreadedEventLoopGroup.singleton.next()
         let validators: ValidatorSet
         do {
             validators = try genesis.validatorSet()
@@ -165,9 +165,6 @@ public actor NodeEngine: NodeService {
         self.safety = safety
         self.executor = executor
         self.signatures = signatures
-        (gossipInbox, gossipInboxContinuation) = AsyncStream.makeStream(
-            of: (transactions: [Transaction], peer: Ed25519PublicKey).self,
-            bufferingPolicy: .bufferingOldest(Self.gossipInboxCapacity))
         do {
             self.journal = try ProposalJournal(database: store.database)
         } catch {
@@ -249,15 +246,6 @@ public actor NodeEngine: NodeService {
             ])
         run(.start)
         replayJournal()
-        let inbox = gossipInbox
-        // Detached: the checks must not run on this actor.
-        gossipTask = Task.detached { [weak self] in
-            for await item in inbox {
-                guard let self else { return }
-                let verified = self.preverified(item.transactions)
-                await self.handle(.transactions(item.transactions), from: item.peer, verified: verified)
-            }
-        }
     }
 
     /// Feeds the proposals accepted above the committed tip before a restart back into the core, so it regains
@@ -278,16 +266,14 @@ public actor NodeEngine: NodeService {
         timer?.cancel()
         timer = nil
         outgoingContinuation.finish()
-        gossipInboxContinuation.finish()
-        gossipTask?.cancel()
-        gossipTask = nil
     }
 
-    /// Handles one message from an authenticated peer. The message is decoded before the actor is entered.
-    /// Gossiped transactions go to the gossip inbox, whose task checks their signatures off the actor; the
-    /// signatures of a proposal's transactions are checked here (those gossip brought are found in the cache), so
-    /// executing it on the actor verifies nothing.
-    public nonisolated func receive(_ bytes: [UInt8], from peer: Ed25519PublicKey) async {
+    /// Handles one message from an authenticated peer. The runtime calls it on the engine's event loop as the
+    /// transport reads the message, so gossip and proposals are checked here, in the order they arrived: gossiped
+    /// transactions before admission, a proposal's transactions before the core sees it (those gossip brought are
+    /// found in the cache), so executing the block verifies nothing. A node that falls behind reads its peers'
+    /// sockets later; what their bounded outbound queues cannot hold meanwhile is dropped there.
+    public func receive(_ bytes: [UInt8], from peer: Ed25519PublicKey) {
         let message: NodeMessage
         do {
             message = try NodeMessage.decode(canonical: bytes, field: "message")
@@ -297,23 +283,24 @@ public actor NodeEngine: NodeService {
         }
         switch message {
         case .transactions(let transactions):
-            if case .dropped = gossipInboxContinuation.yield((transactions, peer)) {
-                gossipBatchesDropped.withLockedValue { $0 += 1 }
-                logger.debug(
-                    "dropped a gossiped batch: the signature checks are behind",
-                    metadata: ["peer": "\(peer.keyID)", "transactions": "\(transactions.count)"])
-            }
-            return
+            handle(message, from: peer, verified: preverified(transactions))
         case .consensus(.proposal(let proposal)) where proposal.block.header.proposer == peer:
             // Only the proposer's own proposal: a peer relaying others' blocks cannot make this node verify them.
             for transaction in proposal.block.transactions where transaction.chainID == genesis.chainID {
                 _ = signatures.verify(transaction)
             }
+            handle(message, from: peer, verified: [])
         default:
-            break
+            handle(message, from: peer, verified: [])
         }
-        await handle(message, from: peer, verified: [])
     }
+
+    /// Where messages go instead of ``outgoing``, once set.
+    private var sink: (@Sendable (OutgoingMessage) -> Void)?
+
+    /// Hands every later message to `sink`, called on this engine's executor, instead of to ``outgoing``: a
+    /// transport whose connections share the engine's event loop writes it with no thread hand-off.
+    public func send(through sink: @escaping @Sendable (OutgoingMessage) -> Void) { self.sink = sink }
 
     /// For each of `transactions`, whether its signer may submit its kind in committed state (a snapshot read per
     /// signer) and its signature holds; admission then takes the signature as checked, with no lookup of its id.
@@ -441,10 +428,8 @@ public actor NodeEngine: NodeService {
             timer?.cancel()
             timerGeneration += 1
             let generation = timerGeneration
-            timer = Task { [weak self] in
-                try? await Task.sleep(for: .milliseconds(milliseconds))
-                guard !Task.isCancelled else { return }
-                await self?.timerFired(epoch: epoch, round: round, generation: generation)
+            timer = after(.milliseconds(milliseconds)) {
+                $0.timerFired(epoch: epoch, round: round, generation: generation)
             }
         case .requestPayload(let request):
             if shouldWaitForTransactions(request) {
@@ -518,10 +503,14 @@ public actor NodeEngine: NodeService {
         // Well inside the round timeout, whatever the configuration says.
         let halfTimeout = Duration.milliseconds(Int64(settings.consensus.baseTimeoutMilliseconds / 2))
         let delay = min(settings.idleProposalDelay, halfTimeout)
-        Task { [weak self] in
-            try? await Task.sleep(for: delay)
-            await self?.proposeDeferred(request)
-        }
+        after(delay) { $0.idleDelayPassed(request) }
+    }
+
+    /// The wait for a first transaction is over: propose, unless transactions came meanwhile and armed their own
+    /// batch timer, which proposes no sooner than ``EngineSettings/minimumBlockInterval`` after the parent.
+    private func idleDelayPassed(_ request: PayloadRequest) {
+        guard proposalBatchArmed != request else { return }
+        proposeDeferred(request)
     }
 
     /// How long a proposal with transactions to carry waits so that blocks come at most every
@@ -543,10 +532,7 @@ public actor NodeEngine: NodeService {
     private func pacePayload(_ request: PayloadRequest, for wait: Duration) {
         deferredPayload = request
         pacedPayload = request
-        Task { [weak self] in
-            try? await Task.sleep(for: wait)
-            await self?.proposeDeferred(request)
-        }
+        after(wait) { $0.proposeDeferred(request) }
     }
 
     /// Transactions reached the mempool while a proposal waits for some: propose once a block's worth is pending,
@@ -568,10 +554,7 @@ public actor NodeEngine: NodeService {
             return
         }
         proposalBatchArmed = pending
-        Task { [weak self] in
-            try? await Task.sleep(for: delay)
-            await self?.batchDelayPassed(pending)
-        }
+        after(delay) { $0.batchDelayPassed(pending) }
     }
 
     private func batchDelayPassed(_ request: PayloadRequest) {
@@ -927,8 +910,7 @@ public actor NodeEngine: NodeService {
     }
 
     public func metricsSample() async -> NodeMetricsSample {
-        NodeMetricsSample(
-            consensusTimeouts: consensusTimeouts, gossipBatchesDropped: gossipBatchesDropped.withLockedValue { $0 })
+        NodeMetricsSample(consensusTimeouts: consensusTimeouts)
     }
 
     public func status() async -> NodeStatus {
@@ -941,8 +923,22 @@ public actor NodeEngine: NodeService {
 
     // MARK: Helpers
 
+    /// Runs `body` on this engine after `delay`, as a scheduled task of its event loop.
+    @discardableResult
+    private func after(_ delay: Duration, _ body: @escaping @Sendable (isolated NodeEngine) -> Void) -> Scheduled<Void>
+    {
+        eventLoop.scheduleTask(in: TimeAmount(delay)) { [weak self] in
+            guard let self else { return }
+            self.assumeIsolated { body($0) }
+        }
+    }
+
     private func send(_ message: OutgoingMessage) {
         guard !stopped else { return }
+        if let sink {
+            sink(message)
+            return
+        }
         outgoingContinuation.yield(message)
     }
 

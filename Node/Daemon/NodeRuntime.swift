@@ -6,6 +6,8 @@ public import Ledger
 public import Logging
 import Mempool
 import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
 public import NodeConfig
 import PeerNetwork
 import ServiceLifecycle
@@ -123,8 +125,14 @@ public struct NodeRuntime: Sendable {
         settings.maxMessageBytes = configuration.p2p.maxFrameBytes
         settings.minimumBlockInterval = .milliseconds(configuration.consensus.blockIntervalMs)
         settings.gossipInterval = .milliseconds(configuration.mempool.gossipIntervalMs)
+        // One thread for the engine and its peer connections (see ``NodeEngine/eventLoop``); the API keeps NIO's
+        // shared loops.
+        let engineGroup = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        defer { engineGroup.shutdownGracefully { _ in } }
+        let engineLoop = engineGroup.next()
         let engine = try NodeEngine(
-            genesis: genesis, key: setup.key, store: store, safety: safety, settings: settings, logger: nodeLogger)
+            genesis: genesis, key: setup.key, store: store, safety: safety, settings: settings, logger: nodeLogger,
+            eventLoop: engineLoop)
 
         // Who may connect follows governance: the engine announces the set at start and whenever it changes.
         let members = PeerKeySet(Set(genesis.validators.map(\.nodeKey)).union(genesis.observers))
@@ -147,7 +155,8 @@ public struct NodeRuntime: Sendable {
         } catch {
             throw NodeStartError.configuration("p2p: \(error)")
         }
-        let transport = PeerTransport(configuration: transportConfiguration, logger: nodeLogger)
+        let transport = PeerTransport(
+            configuration: transportConfiguration, eventLoopGroup: engineLoop, logger: nodeLogger)
         let api = APIServer(
             node: engine, host: configuration.api.listenAddress.host, port: configuration.api.listenAddress.port,
             logger: nodeLogger
@@ -204,8 +213,8 @@ final class PeerKeySet: Sendable {
     func replace(with new: Set<Ed25519PublicKey>) { keys.withLockedValue { $0 = new } }
 }
 
-/// Runs the engine's loops over the transport: inbound messages, outbound messages, peer events, the status
-/// tick and the gossip flush. On graceful shutdown it stops the engine, then the transport.
+/// Runs the engine over the transport: peer messages in and out on the engine's event loop, the status tick and
+/// the gossip flush. On graceful shutdown it stops the engine, then the transport.
 struct EngineService: Service {
     let engine: NodeEngine
     let transport: PeerTransport
@@ -214,6 +223,19 @@ struct EngineService: Service {
     let logger: Logger
 
     func run() async throws {
+        let engine = self.engine
+        let transport = self.transport
+        let logger = self.logger
+        // Before the transport starts, so that no message goes to its stream instead.
+        transport.deliver { message in
+            if engine.eventLoop.inEventLoop {
+                engine.assumeIsolated { $0.receive(message.bytes, from: message.peer) }
+            } else {
+                // A transport on other loops than the engine's (the runtime never builds one) still works.
+                engine.eventLoop.execute { engine.assumeIsolated { $0.receive(message.bytes, from: message.peer) } }
+            }
+        }
+        await engine.send { message in Self.write(message, to: transport, logger: logger) }
         let port: Int
         do {
             port = try await transport.start()
@@ -222,42 +244,12 @@ struct EngineService: Service {
         }
         logger.info("peer transport listening", metadata: ["port": "\(port)"])
         await engine.start()
-        let engine = self.engine
-        let transport = self.transport
-        let logger = self.logger
-        let gossipInterval = self.gossipInterval
+        let flush = engine.eventLoop.scheduleRepeatedTask(
+            initialDelay: TimeAmount(gossipInterval), delay: TimeAmount(gossipInterval)
+        ) { _ in
+            engine.assumeIsolated { $0.flushGossip() }
+        }
         let failed = await withTaskGroup(of: Bool.self) { group in
-            group.addTask {
-                for await message in transport.inbound {
-                    await engine.receive(message.bytes, from: message.peer)
-                }
-                return false
-            }
-            group.addTask {
-                for await message in engine.outgoing {
-                    do throws(PeerTransportError) {
-                        switch message {
-                        case .send(let bytes, let peer): try await transport.send(bytes, to: peer)
-                        case .broadcast(let bytes): _ = try await transport.broadcast(bytes)
-                        }
-                    } catch .messageTooLarge(let count, let maximum) {
-                        logger.warning(
-                            "dropped an outgoing message larger than the frame limit",
-                            metadata: ["bytes": "\(count)", "limit": "\(maximum)"])
-                    } catch {
-                        // A peer that is not connected now gets what it missed through sync and block requests.
-                        logger.trace("outgoing message not sent", metadata: ["reason": "\(error)"])
-                    }
-                }
-                return false
-            }
-            group.addTask {
-                while !Task.isCancelled {
-                    try? await Task.sleep(for: gossipInterval)
-                    await engine.flushGossip()
-                }
-                return false
-            }
             group.addTask {
                 while !Task.isCancelled {
                     try? await Task.sleep(for: .seconds(1))
@@ -273,6 +265,7 @@ struct EngineService: Service {
             }
             let first = await group.next() ?? false
             group.cancelAll()
+            flush.cancel()
             await engine.stop()
             await transport.shutdown()
             return first
@@ -281,5 +274,22 @@ struct EngineService: Service {
             throw NodeStartError.state("\(failure)")
         }
         logger.info("engine stopped")
+    }
+
+    /// Hands one of the engine's messages to the transport.
+    private static func write(_ message: OutgoingMessage, to transport: PeerTransport, logger: Logger) {
+        do throws(PeerTransportError) {
+            switch message {
+            case .send(let bytes, let peer): try transport.send(bytes, to: peer)
+            case .broadcast(let bytes): _ = try transport.broadcast(bytes)
+            }
+        } catch .messageTooLarge(let count, let maximum) {
+            logger.warning(
+                "dropped an outgoing message larger than the frame limit",
+                metadata: ["bytes": "\(count)", "limit": "\(maximum)"])
+        } catch {
+            // A peer that is not connected now gets what it missed through sync and block requests.
+            logger.trace("outgoing message not sent", metadata: ["reason": "\(error)"])
+        }
     }
 }

@@ -121,8 +121,16 @@ final class InboundBuffer: Sendable {
         self.maximumBytes = maximumBytes
     }
 
-    /// Buffers `message` if it fits; returns false (and buffers nothing) if it does not.
+    /// The receiver that takes messages instead of the stream, once set (``PeerTransport/deliver(to:)``).
+    let receiver = NIOLockedValueBox<InboundReceiver?>(nil)
+
+    /// Hands `message` to the receiver if one is set; otherwise buffers it if it fits, and returns false (buffering
+    /// nothing) if it does not.
     func deliver(_ message: InboundMessage) -> Bool {
+        if let receiver = receiver.withLockedValue({ $0 }) {
+            receiver.receive(message)
+            return true
+        }
         let size = message.bytes.count
         let reserved = level.withLockedValue { level in
             guard level.messages < maximumMessages, level.bytes + size <= maximumBytes else { return false }
@@ -147,4 +155,12 @@ final class InboundBuffer: Sendable {
     var bufferedBytes: Int { level.withLockedValue { $0.bytes } }
 
     func finish() { continuation.finish() }
+}
+
+/// A function that takes inbound messages on the connections' event loops. A class, so that the lock box holds it
+/// as it is: a function value stored through a generic `inout` is wrapped in a new thunk at every access.
+final class InboundReceiver: Sendable {
+    let receive: @Sendable (InboundMessage) -> Void
+
+    init(_ receive: @escaping @Sendable (InboundMessage) -> Void) { self.receive = receive }
 }

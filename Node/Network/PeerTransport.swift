@@ -1,5 +1,6 @@
 public import EnsureCrypto
 public import Logging
+import NIOConcurrencyHelpers
 public import NIOCore
 import NIOPosix
 
@@ -32,8 +33,10 @@ public enum PeerTransportError: Error, Equatable, Sendable, CustomStringConverti
 ///
 /// An actor owns the connection table, so that every decision about which connection a peer uses is taken in
 /// one place and in one order; each connection's bytes, handshake and frames stay on its NIO event loop
-/// (``PeerSessionHandler``) and reach the actor as an ordered stream of events. The daemon runs it as a
-/// service: ``start()`` when the node starts, ``shutdown()`` on graceful shutdown.
+/// (``PeerSessionHandler``) and reach the actor as an ordered stream of events. ``send(_:to:)`` and
+/// ``broadcast(_:)`` read a locked copy of the table, so a caller on a connection's event loop writes with no hop;
+/// received messages go to ``inbound``, or straight to the receiver given to ``deliver(to:)``. The daemon runs it as
+/// a service: ``start()`` when the node starts, ``shutdown()`` on graceful shutdown.
 ///
 /// - Listens on the configured address; dials every configured peer and redials it after a failure or a
 ///   disconnection, with capped exponential backoff (``ReconnectBackoff``).
@@ -74,6 +77,8 @@ public actor PeerTransport {
     private var openChannels: [ObjectIdentifier: (channel: any Channel, handler: NIOLoopBound<PeerSessionHandler>)] =
         [:]
     private var connections: [Ed25519PublicKey: Connection] = [:]
+    /// Each connected peer's channel, mirrored from ``connections`` so that sending needs no hop to the actor.
+    private nonisolated let routes = NIOLockedValueBox<[Ed25519PublicKey: any Channel]>([:])
     private var peers: [Ed25519PublicKey: PeerAddress]
     private var dialTasks: [Ed25519PublicKey: Task<Void, Never>] = [:]
     private var eventTask: Task<Void, Never>?
@@ -180,23 +185,23 @@ public actor PeerTransport {
 
     /// Hands `message` to `peer`'s connection. It is sent in order after earlier messages to that peer; if the
     /// peer's outbound queue is full it is dropped and counted in ``PeerStatistics/droppedOutboundMessages``.
-    public func send(_ message: [UInt8], to peer: Ed25519PublicKey) throws(PeerTransportError) {
+    public nonisolated func send(_ message: [UInt8], to peer: Ed25519PublicKey) throws(PeerTransportError) {
         let maximum = configuration.limits.maximumMessageByteCount
         guard message.count <= maximum else { throw .messageTooLarge(byteCount: message.count, maximum: maximum) }
-        guard let connection = connections[peer] else { throw .notConnected(peer) }
-        connection.channel.writeAndFlush(message, promise: nil)
+        guard let channel = routes.withLockedValue({ $0[peer] }) else { throw .notConnected(peer) }
+        channel.writeAndFlush(message, promise: nil)
     }
 
     /// Hands `message` to every connected peer and returns their keys, in ascending order.
     @discardableResult
-    public func broadcast(_ message: [UInt8]) throws(PeerTransportError) -> [Ed25519PublicKey] {
+    public nonisolated func broadcast(_ message: [UInt8]) throws(PeerTransportError) -> [Ed25519PublicKey] {
         let maximum = configuration.limits.maximumMessageByteCount
         guard message.count <= maximum else { throw .messageTooLarge(byteCount: message.count, maximum: maximum) }
-        let peers = connectedPeers()
-        for peer in peers {
-            connections[peer]?.channel.writeAndFlush(message, promise: nil)
+        let targets = routes.withLockedValue { $0.sorted { $0.key < $1.key } }
+        for (_, channel) in targets {
+            channel.writeAndFlush(message, promise: nil)
         }
-        return peers
+        return targets.map(\.key)
     }
 
     /// The counters of `peer`'s connection, or nil if it is not connected.
@@ -204,6 +209,13 @@ public actor PeerTransport {
         guard let connection = connections[peer] else { return nil }
         let handler = connection.handler
         return try? await connection.channel.eventLoop.submit { handler.value.currentStatistics }.get()
+    }
+
+    /// Hands every message received from now on to `receiver`, called on the event loop of the connection that
+    /// read it, instead of to ``inbound``. Nothing is buffered: a receiver that is slow slows the reading of its
+    /// peers' sockets, and their own bounded outbound queues drop what does not fit. Call it before ``start()``.
+    public nonisolated func deliver(to receiver: @escaping @Sendable (InboundMessage) -> Void) {
+        inboundBuffer.receiver.withLockedValue { $0 = InboundReceiver(receiver) }
     }
 
     /// Bytes received from peers and not yet taken from ``inbound``.
@@ -236,6 +248,7 @@ public actor PeerTransport {
         connectionEventsContinuation.finish()
         if wasRunning { await eventTask?.value }
         connections = [:]
+        routes.withLockedValue { $0 = [:] }
         inboundBuffer.finish()
         eventsContinuation.finish()
         logger.info("peer transport stopped")
@@ -258,12 +271,14 @@ public actor PeerTransport {
                 close(existing.handler, on: existing.channel, reason: .duplicateConnection)
             }
             connections[peer] = Connection(channel: channel, role: role, handler: handler)
+            routes.withLockedValue { $0[peer] = channel }
             eventsContinuation.yield(.connected(peer: peer, role: role))
         case .closed(let channel, let peer, let role, let remoteAddress, let reason):
             openChannels[ObjectIdentifier(channel)] = nil
             if let peer {
                 if let existing = connections[peer], existing.channel === channel {
                     connections[peer] = nil
+                    routes.withLockedValue { $0[peer] = nil }
                     eventsContinuation.yield(.disconnected(peer: peer, reason: reason))
                 }
             } else {

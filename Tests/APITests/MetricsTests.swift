@@ -108,7 +108,6 @@ struct MetricsTests {
         "ensure_block_height", "ensure_blocks_committed_total", "ensure_transactions_committed_total",
         "ensure_transactions_failed_total", "ensure_mempool_transactions", "ensure_mempool_bytes",
         "ensure_peers_connected", "ensure_consensus_round", "ensure_consensus_timeouts_total",
-        "ensure_gossip_batches_dropped_total",
         "ensure_block_commit_seconds", "ensure_api_requests_total", "ensure_incident_log_size", "ensure_is_validator",
         "process_resident_memory_bytes", "process_start_time_seconds",
     ]
@@ -125,7 +124,7 @@ struct MetricsTests {
     func format() async throws {
         let fixture = Fixture()
         let node = FakeNode(fixture: fixture)
-        await node.setSample(NodeMetricsSample(consensusTimeouts: 4, gossipBatchesDropped: 9))
+        await node.setSample(NodeMetricsSample(consensusTimeouts: 4))
         let app = APIServer(node: node, host: "127.0.0.1", port: 0, logger: quietLogger()).makeApplication()
         try await app.test(.router) { client in
             let metrics = try await scrape(client)
@@ -139,8 +138,6 @@ struct MetricsTests {
             #expect(metrics.value("ensure_peers_connected") == 3)
             #expect(metrics.value("ensure_consensus_round") == 6)
             #expect(metrics.value("ensure_consensus_timeouts_total") == 4)
-            #expect(metrics.value("ensure_gossip_batches_dropped_total") == 9)
-            #expect(metrics.types["ensure_gossip_batches_dropped_total"] == "counter")
             #expect(metrics.value("ensure_is_validator") == 1)
             #expect(metrics.value("ensure_blocks_committed_total") == 0)
             #expect(metrics.value("ensure_block_commit_seconds_bucket", ["le": "+Inf"]) == 0)

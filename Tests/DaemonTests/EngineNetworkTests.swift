@@ -7,6 +7,8 @@ import Foundation
 import Ledger
 import Logging
 import Mempool
+import NIOCore
+import NIOPosix
 import Storage
 import Testing
 
@@ -23,8 +25,10 @@ final class EngineCluster: @unchecked Sendable {
     var engines: [NodeEngine] { slots.compactMap { $0 } }
 
     func engine(_ index: Int) -> NodeEngine { slots[index]! }
-    var routers: [Task<Void, Never>] = []
-    var tickers: [Int: Task<Void, Never>] = [:]
+    /// One event loop per engine, as a node has: an engine pinned to a loop it shared with other tests' engines
+    /// would wait behind their synced writes. Never shut down, so that a late call on a stopped engine still runs.
+    static func loop() -> any EventLoop { MultiThreadedEventLoopGroup(numberOfThreads: 1).next() }
+    var tickers: [Int: RepeatedTask] = [:]
 
     /// `count` engines, of which genesis names the first `genesisValidators` as validators.
     init(
@@ -51,43 +55,47 @@ final class EngineCluster: @unchecked Sendable {
         logger.logLevel = .critical
         return try NodeEngine(
             genesis: fixture.genesis, key: fixture.validatorKeys[index], store: store,
-            safety: LevelDBSafetyStateStore(database: database), settings: settings, logger: logger)
+            safety: LevelDBSafetyStateStore(database: database), settings: settings, logger: logger,
+            eventLoop: Self.loop())
     }
 
-    /// Starts engine `index` and routes its output to the others that are up.
+    /// Starts engine `index` and routes its output to the others that are up. As in a node, a message goes from
+    /// the sender's event loop to the receiver's, and the gossip flush and status tick are scheduled tasks of the
+    /// engine's loop: no message or timer waits for the cooperative threads, which CPU-bound tests may keep busy.
     func start(_ index: Int) async {
         let engine = engine(index)
         let me = fixture.validatorKeys[index].publicKey
         let keys = fixture.validatorKeys.map(\.publicKey)
         await engine.setConnectedPeers(keys.filter { $0 != me })
+        await engine.send { [weak self] message in
+            guard let self else { return }
+            switch message {
+            case .send(let bytes, let peer):
+                if let target = keys.firstIndex(of: peer) { self.deliver(bytes, from: me, to: target) }
+            case .broadcast(let bytes):
+                for target in keys.indices where keys[target] != me { self.deliver(bytes, from: me, to: target) }
+            }
+        }
         await engine.start()
-        routers.append(
-            Task { [weak self] in
-                for await message in engine.outgoing {
-                    guard let self else { return }
-                    switch message {
-                    case .send(let bytes, let peer):
-                        if let target = keys.firstIndex(of: peer) { await self.slots[target]?.receive(bytes, from: me) }
-                    case .broadcast(let bytes):
-                        for target in keys.indices where keys[target] != me {
-                            await self.slots[target]?.receive(bytes, from: me)
-                        }
-                    }
-                }
-            })
-        tickers[index] =
-            (Task {
-                while !Task.isCancelled {
-                    try? await Task.sleep(for: .milliseconds(200))
-                    await engine.flushGossip()
-                    await engine.tick()
-                }
-            })
+        tickers[index] = engine.eventLoop.scheduleRepeatedTask(
+            initialDelay: .milliseconds(200), delay: .milliseconds(200)
+        ) { _ in
+            engine.assumeIsolated { engine in
+                engine.flushGossip()
+                engine.tick()
+            }
+        }
+    }
+
+    /// Hands `bytes` from `sender` to engine `index` on its event loop, if it is up.
+    private func deliver(_ bytes: [UInt8], from sender: Ed25519PublicKey, to index: Int) {
+        guard let target = slots[index] else { return }
+        target.eventLoop.execute { target.assumeIsolated { $0.receive(bytes, from: sender) } }
     }
 
     func stopAll() async {
         for engine in engines { await engine.stop() }
-        for task in routers + Array(tickers.values) { task.cancel() }
+        for ticker in tickers.values { ticker.cancel() }
     }
 
     /// Stops engine `index` and opens a new one on its data directory once the old one let go of LevelDB.

@@ -2,6 +2,7 @@ import EnsureCrypto
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
+import NIOPosix
 import PeerNetwork
 import Testing
 
@@ -25,9 +26,9 @@ struct LoopbackTransportTests {
             #expect(await eventually { await node.transport.connectedPeers() == others })
         }
 
-        try await nodeA.transport.send(Array("a to b".utf8), to: b.publicKey)
-        try await nodeB.transport.send(Array("b to a".utf8), to: a.publicKey)
-        let reached = try await nodeC.transport.broadcast(Array("c to all".utf8))
+        try nodeA.transport.send(Array("a to b".utf8), to: b.publicKey)
+        try nodeB.transport.send(Array("b to a".utf8), to: a.publicKey)
+        let reached = try nodeC.transport.broadcast(Array("c to all".utf8))
         #expect(reached == [a.publicKey, b.publicKey].sorted())
 
         #expect(await eventually { await nodeA.seen.messages.count == 2 })
@@ -46,13 +47,44 @@ struct LoopbackTransportTests {
         for node in [nodeA, nodeB, nodeC] { await node.transport.shutdown() }
     }
 
+    @Test("a receiver set before start gets every message in order, on the connection's loop, with nothing buffered")
+    func directReceiverRunsOnTheLoop() async throws {
+        let (a, b) = (Ed25519PrivateKey(), Ed25519PrivateKey())
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let loop = group.next()
+        let configuration = try PeerTransportConfiguration(
+            identity: a, chainID: TestNode.chainID, listenHost: "127.0.0.1", listenPort: 0, peers: [],
+            authorizer: Self.allow(a, b))
+        let transport = PeerTransport(
+            configuration: configuration, eventLoopGroup: loop,
+            logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }))
+        let received = NIOLockedValueBox<[(bytes: [UInt8], onLoop: Bool)]>([])
+        transport.deliver { message in
+            received.withLockedValue { $0.append((message.bytes, loop.inEventLoop)) }
+        }
+        let port = try await transport.start()
+        let nodeB = try await TestNode.start(
+            identity: b, peers: [PeerAddress(key: a.publicKey, host: "127.0.0.1", port: port)],
+            authorizer: Self.allow(a, b))
+        #expect(await eventually { await nodeB.transport.connectedPeers() == [a.publicKey] })
+        for index in 0..<100 { try nodeB.transport.send([UInt8(index)], to: a.publicKey) }
+        #expect(await eventually { received.withLockedValue { $0.count } == 100 })
+        let messages = received.withLockedValue { $0 }
+        #expect(messages.map { Int($0.bytes[0]) } == Array(0..<100))
+        #expect(messages.filter { !$0.onLoop }.isEmpty)
+        #expect(transport.inboundBufferedBytes == 0)
+        await nodeB.transport.shutdown()
+        await transport.shutdown()
+        try await group.shutdownGracefully()
+    }
+
     @Test func manyMessagesArriveInOrder() async throws {
         let (a, b) = (Ed25519PrivateKey(), Ed25519PrivateKey())
         let nodeA = try await TestNode.start(identity: a, authorizer: Self.allow(a, b))
         let nodeB = try await TestNode.start(identity: b, peers: [nodeA.address], authorizer: Self.allow(a, b))
         #expect(await eventually { await nodeB.transport.connectedPeers() == [a.publicKey] })
         for index in 0..<500 {
-            try await nodeB.transport.send([UInt8(index % 256), UInt8(index / 256)], to: a.publicKey)
+            try nodeB.transport.send([UInt8(index % 256), UInt8(index / 256)], to: a.publicKey)
         }
         #expect(await eventually { await nodeA.seen.messages.count == 500 })
         let received = await nodeA.seen.messages.map { Int($0.bytes[0]) + Int($0.bytes[1]) * 256 }
@@ -70,8 +102,8 @@ struct LoopbackTransportTests {
             await nodeA.sawHandshakeRefusal(as: .responder, refusedB))
         #expect(await nodeA.transport.connectedPeers().isEmpty)
         #expect(await nodeB.transport.connectedPeers().isEmpty)
-        await #expect(throws: PeerTransportError.notConnected(a.publicKey)) {
-            try await nodeB.transport.send([1], to: a.publicKey)
+        #expect(throws: PeerTransportError.notConnected(a.publicKey)) {
+            try nodeB.transport.send([1], to: a.publicKey)
         }
         await nodeA.transport.shutdown()
         await nodeB.transport.shutdown()
@@ -225,7 +257,7 @@ struct LoopbackTransportTests {
         let restarted = try await TestNode.start(identity: a, port: nodeA.port, authorizer: Self.allow(a, b))
         #expect(await eventually { await nodeB.transport.connectedPeers() == [a.publicKey] })
         #expect(await eventually { await restarted.transport.connectedPeers() == [b.publicKey] })
-        try await nodeB.transport.send([42], to: a.publicKey)
+        try nodeB.transport.send([42], to: a.publicKey)
         #expect(await eventually { await restarted.seen.messages == [InboundMessage(peer: b.publicKey, bytes: [42])] })
         await restarted.transport.shutdown()
         await nodeB.transport.shutdown()
@@ -251,12 +283,12 @@ struct LoopbackTransportTests {
         // until one arrives on the connection that stays.
         #expect(
             await eventually {
-                try? await nodeA.transport.send([1], to: b.publicKey)
+                try? nodeA.transport.send([1], to: b.publicKey)
                 return await nodeB.seen.messages.contains(InboundMessage(peer: a.publicKey, bytes: [1]))
             })
         #expect(
             await eventually {
-                try? await nodeB.transport.send([2], to: a.publicKey)
+                try? nodeB.transport.send([2], to: a.publicKey)
                 return await nodeA.seen.messages.contains(InboundMessage(peer: b.publicKey, bytes: [2]))
             })
         let roleAtA = try #require(await nodeA.transport.role(of: b.publicKey))
@@ -302,7 +334,7 @@ struct LoopbackTransportTests {
         var attempted = 0
         for round in 1...2 {
             // 40 MiB a round: far more than the kernel's socket buffers, the write buffer and the queue hold.
-            for _ in 0..<640 { try await nodeA.transport.send(message, to: p.publicKey) }
+            for _ in 0..<640 { try nodeA.transport.send(message, to: p.publicKey) }
             attempted += 640
             let statistics = try #require(await nodeA.transport.statistics(for: p.publicKey))
             #expect(
@@ -323,7 +355,7 @@ struct LoopbackTransportTests {
         let nodeB = try await TestNode.start(identity: b, peers: [nodeA.address], authorizer: Self.allow(a, b))
         #expect(await eventually { await nodeA.transport.connectedPeers() == [b.publicKey] })
         #expect(await eventually { await nodeB.transport.connectedPeers() == [a.publicKey] })
-        for _ in 0..<200 { try await nodeB.transport.send([UInt8](repeating: 1, count: 1024), to: a.publicKey) }
+        for _ in 0..<200 { try nodeB.transport.send([UInt8](repeating: 1, count: 1024), to: a.publicKey) }
         #expect(
             await eventually {
                 await nodeA.transport.statistics(for: b.publicKey)?.receivedMessages == 200
@@ -358,8 +390,8 @@ struct LoopbackTransportTests {
                     return false
                 }
             })
-        await #expect(throws: PeerTransportError.notConnected(a.publicKey)) {
-            try await nodeB.transport.send([1], to: a.publicKey)
+        #expect(throws: PeerTransportError.notConnected(a.publicKey)) {
+            try nodeB.transport.send([1], to: a.publicKey)
         }
         await #expect(throws: PeerTransportError.notIdle) { try await nodeB.transport.start() }
         await nodeA.transport.shutdown()

@@ -195,7 +195,9 @@ struct DocumentationExampleTests {
 
         let network = try LocalNetwork(validators: 4)
         try network.startAll()
-        try await network.waitUntil("every node commits past height 2") {
+        // Generous: in the full suite the CPU-bound tests can keep this process's threads (and so its status
+        // requests) waiting for minutes while the nodes commit.
+        try await network.waitUntil("every node commits past height 2", seconds: 300) {
             let heights = await network.heights(network.nodes)
             return heights.count == network.nodes.count && heights.values.allSatisfy { $0 >= 2 }
         }
