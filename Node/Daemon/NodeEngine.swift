@@ -74,6 +74,8 @@ public actor NodeEngine: NodeService {
     /// Messages for the transport, in order.
     public nonisolated let outgoing: AsyncStream<OutgoingMessage>
     private let outgoingContinuation: AsyncStream<OutgoingMessage>.Continuation
+    /// Where messages go instead of ``outgoing``, once set (``send(through:)``).
+    private var sink: (@Sendable (OutgoingMessage) -> Void)?
 
     private let genesis: Genesis
     private let genesisBlock: Block
@@ -294,9 +296,6 @@ public actor NodeEngine: NodeService {
             handle(message, from: peer, verified: [])
         }
     }
-
-    /// Where messages go instead of ``outgoing``, once set.
-    private var sink: (@Sendable (OutgoingMessage) -> Void)?
 
     /// Hands every later message to `sink`, called on this engine's executor, instead of to ``outgoing``: a
     /// transport whose connections share the engine's event loop writes it with no thread hand-off.

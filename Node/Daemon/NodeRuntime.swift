@@ -227,13 +227,9 @@ struct EngineService: Service {
         let transport = self.transport
         let logger = self.logger
         // Before the transport starts, so that no message goes to its stream instead.
+        // The transport's connections run on the engine's loop (``NodeRuntime/run()``), so the receiver is on it.
         transport.deliver { message in
-            if engine.eventLoop.inEventLoop {
-                engine.assumeIsolated { $0.receive(message.bytes, from: message.peer) }
-            } else {
-                // A transport on other loops than the engine's (the runtime never builds one) still works.
-                engine.eventLoop.execute { engine.assumeIsolated { $0.receive(message.bytes, from: message.peer) } }
-            }
+            engine.assumeIsolated { $0.receive(message.bytes, from: message.peer) }
         }
         await engine.send { message in Self.write(message, to: transport, logger: logger) }
         let port: Int
