@@ -163,4 +163,20 @@ struct APIBatchSubmissionTests {
         }
         #expect(await node.submissions.isEmpty)
     }
+    @Test(
+        "a Content-Type's media type is read without parameters, surrounding spaces or tabs, and case",
+        arguments: [
+            ("application/json", "application/json"),
+            ("Application/JSON; charset=utf-8", "application/json"),
+            (" \tapplication/octet-stream\t ;q=1", "application/octet-stream"),
+            ("application/json;", "application/json"),
+            ("", ""),
+            (";charset=utf-8", ""),
+            ("text/plain", "text/plain"),
+            ("application/jsön", "application/jsön"),
+            ("application /json", "application /json"),
+        ])
+    func mediaTypeParsing(contentType: String, expected: String) {
+        #expect(Routes<FakeNode>.mediaType(contentType) == expected)
+    }
 }
