@@ -142,7 +142,7 @@ public struct Mempool: Sendable {
         nextArrival += 1
         entries[id] = Entry(
             transaction: transaction, id: id, size: bytes.count, arrival: arrival, admittedAt: now, origin: origin)
-        signers[signer, default: SignerQueue(nextExpected: next)].bySequence[sequence] = id
+        signers[signer, default: SignerQueue(nextExpected: next)].insert(id, at: sequence, kind: transaction.kind)
         // Committed state is the policy's latest answer; an update that has not run yet will catch up.
         signers[signer]!.nextExpected = max(signers[signer]!.nextExpected, next)
         arrivals.append((arrival, id))
@@ -200,8 +200,12 @@ public struct Mempool: Sendable {
     // MARK: Commit and expiry
 
     /// Applies a committed block: removes its transactions, then asks `policy` (the state after the block) for
-    /// each remaining signer's next expected sequence and each remaining transaction's authorization, removing
-    /// what is stale or no longer authorized, and finally expires what waited too long behind a gap.
+    /// each remaining signer's next expected sequence and whether it may still sign each kind it has pending,
+    /// removing what is stale or no longer authorized, and finally expires what waited too long behind a gap.
+    ///
+    /// The node calls it at every commit, so its cost follows the block and the number of signers, not the
+    /// pool: it asks the policy once per signer and kind, and visits a signer's transactions only when some of
+    /// them leave.
     @discardableResult
     public mutating func update(
         committed: [Transaction], policy: some AdmissionPolicy, now: Duration
@@ -210,31 +214,31 @@ public struct Mempool: Sendable {
         for transaction in committed {
             if let entry = remove(transaction.id) { committedRemoved.append(entry) }
         }
-        var stale: [Entry] = []
-        var unauthorized: [Entry] = []
-        for signer in Array(signers.keys) {
+        var staleIDs: [Digest] = []
+        var unauthorizedIDs: [Digest] = []
+        var refusedKinds: [TransactionKind] = []
+        // Walked by index so that updating a queue in place does not copy the table being iterated.
+        var index = signers.startIndex
+        while index != signers.endIndex {
+            let (signer, queue) = signers[index]
             let next = policy.nextExpectedSequence(of: signer)
-            signers[signer]!.nextExpected = next
-            // This walk visits every pending transaction at every commit: ask the policy once per kind of a
-            // signer's transactions (one or two), and copy an entry only when it leaves.
-            var verdicts: [(kind: TransactionKind, authorized: Bool)] = []
-            for (sequence, id) in signers[signer]!.bySequence {
-                if sequence < next {
-                    if let entry = entries[id] { stale.append(entry) }
-                    continue
-                }
-                guard let kind = entries[id]?.transaction.kind else { continue }
-                let authorized: Bool
-                if let known = verdicts.first(where: { $0.kind == kind }) {
-                    authorized = known.authorized
-                } else {
-                    authorized = policy.isAuthorized(signer: signer, kind: kind)
-                    verdicts.append((kind, authorized))
-                }
-                if !authorized, let entry = entries[id] { unauthorized.append(entry) }
+            staleIDs.append(contentsOf: queue.ids(below: next))
+            signers.values[index].advance(to: next)
+            refusedKinds.removeAll(keepingCapacity: true)
+            for kind in queue.kinds.keys where !policy.isAuthorized(signer: signer, kind: kind) {
+                refusedKinds.append(kind)
             }
+            if !refusedKinds.isEmpty {
+                for (sequence, id) in queue.bySequence where sequence >= next {
+                    if let kind = entries[id]?.transaction.kind, refusedKinds.contains(kind) {
+                        unauthorizedIDs.append(id)
+                    }
+                }
+            }
+            index = signers.index(after: index)
         }
-        for entry in stale + unauthorized { remove(entry.id) }
+        let stale = staleIDs.compactMap { remove($0) }
+        let unauthorized = unauthorizedIDs.compactMap { remove($0) }
 
         var removals = removeExpired(now: now)
         removals.committed = Self.inArrivalOrder(committedRemoved)
@@ -248,13 +252,18 @@ public struct Mempool: Sendable {
     @discardableResult
     public mutating func removeExpired(now: Duration) -> MempoolRemovals {
         var expired: [Entry] = []
-        for queue in signers.values {
+        var index = signers.startIndex
+        while index != signers.endIndex {
+            defer { index = signers.index(after: index) }
+            let queue = signers.values[index]
+            guard !queue.isGapFree else { continue }
             var proposable = queue.nextExpected
             while queue.bySequence[proposable] != nil { proposable += 1 }
             for (sequence, id) in queue.bySequence where sequence < queue.nextExpected || sequence > proposable {
                 guard let entry = entries[id] else { continue }
                 if now - entry.admittedAt > configuration.maxGapAge { expired.append(entry) }
             }
+            signers.values[index].tightenBounds()
         }
         for entry in expired { remove(entry.id) }
         var removals = MempoolRemovals()
@@ -285,7 +294,7 @@ public struct Mempool: Sendable {
     private mutating func remove(_ id: Digest) -> Entry? {
         guard let entry = entries.removeValue(forKey: id) else { return nil }
         let signer = entry.transaction.signer
-        signers[signer]?.bySequence.removeValue(forKey: entry.transaction.sequence)
+        signers[signer]?.remove(at: entry.transaction.sequence, kind: entry.transaction.kind)
         if signers[signer]?.bySequence.isEmpty == true { signers.removeValue(forKey: signer) }
         totalBytes -= entry.size
         compactArrivals()
@@ -320,5 +329,59 @@ private struct Entry: Sendable {
 private struct SignerQueue: Sendable {
     /// The sequence committed state expects next, as the policy last said.
     var nextExpected: UInt64
-    var bySequence: [UInt64: Digest] = [:]
+    private(set) var bySequence: [UInt64: Digest] = [:]
+    /// How many pending transactions there are of each kind: what the authorization check at a commit asks
+    /// about, without visiting the transactions.
+    private(set) var kinds: [TransactionKind: Int] = [:]
+    /// At most the smallest pending sequence and at least the largest: insertions keep them exact, removals
+    /// leave them loose until ``tightenBounds()``.
+    private var lowest = UInt64.max
+    private var highest = UInt64.min
+
+    init(nextExpected: UInt64) {
+        self.nextExpected = nextExpected
+    }
+
+    mutating func insert(_ id: Digest, at sequence: UInt64, kind: TransactionKind) {
+        bySequence[sequence] = id
+        kinds[kind, default: 0] += 1
+        lowest = min(lowest, sequence)
+        highest = max(highest, sequence)
+    }
+
+    mutating func remove(at sequence: UInt64, kind: TransactionKind) {
+        guard bySequence.removeValue(forKey: sequence) != nil else { return }
+        if kinds[kind] == 1 { kinds.removeValue(forKey: kind) } else { kinds[kind]? -= 1 }
+    }
+
+    /// Records committed state's next expected sequence. The caller removes ``ids(below:)`` for it, so the
+    /// transactions that stay are all at or above it.
+    mutating func advance(to next: UInt64) {
+        nextExpected = next
+        lowest = max(lowest, next)
+    }
+
+    /// Whether every pending transaction is proposable: the sequences run from ``nextExpected`` without a gap.
+    /// Bounds that removals left loose can only make this false, never wrongly true: `count` distinct
+    /// sequences at or above `nextExpected` fill `nextExpected...highest` only if `highest` is exact.
+    var isGapFree: Bool {
+        bySequence.isEmpty
+            || (lowest >= nextExpected && highest - nextExpected == UInt64(bySequence.count - 1))
+    }
+
+    /// The ids of pending transactions below `sequence`, which committed state has passed: it looks up each
+    /// sequence from ``lowest`` when that is fewer steps than visiting every transaction.
+    func ids(below sequence: UInt64) -> [Digest] {
+        guard !bySequence.isEmpty, lowest < sequence else { return [] }
+        if sequence - lowest <= UInt64(bySequence.count) {
+            return (lowest..<sequence).compactMap { bySequence[$0] }
+        }
+        return bySequence.compactMap { $0.key < sequence ? $0.value : nil }
+    }
+
+    /// Makes ``lowest`` and ``highest`` exact again.
+    mutating func tightenBounds() {
+        lowest = bySequence.keys.min() ?? .max
+        highest = bySequence.keys.max() ?? .min
+    }
 }
