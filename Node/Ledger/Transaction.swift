@@ -47,7 +47,7 @@ public struct TransactionKind: RawRepresentable, Hashable, Sendable, CustomStrin
 public struct Transaction: Hashable, Sendable {
     /// Two transactions are equal when their canonical encodings are, which their ids stand for.
     public static func == (lhs: Transaction, rhs: Transaction) -> Bool {
-        lhs.id == rhs.id && lhs.canonicalBytes == rhs.canonicalBytes
+        lhs.storage === rhs.storage || (lhs.id == rhs.id && lhs.canonicalBytes == rhs.canonicalBytes)
     }
 
     /// Hashes the id only: it already depends on every field.
@@ -59,22 +59,51 @@ public struct Transaction: Hashable, Sendable {
     public static let version: UInt8 = 1
 
     /// The chain this transaction is for; a transaction for another chain is never valid here.
-    public let chainID: String
+    public var chainID: String { storage.chainID }
     /// The key that signed it.
-    public let signer: Ed25519PublicKey
+    public var signer: Ed25519PublicKey { storage.signer }
     /// The signer's sequence number: the first transaction of a key has sequence 1, each next one adds 1.
-    public let sequence: UInt64
+    public var sequence: UInt64 { storage.sequence }
     /// What it does.
-    public let kind: TransactionKind
+    public var kind: TransactionKind { storage.kind }
     /// Kind-specific canonical bytes.
-    public let payload: [UInt8]
+    public var payload: [UInt8] { storage.payload }
     /// Ed25519 over ``signingBytes``.
-    public let signature: Ed25519Signature
+    public var signature: Ed25519Signature { storage.signature }
     /// The full canonical encoding (``signingBytes`` followed by the signature), built once: the node reads it for
     /// the id, sizes, gossip, blocks and storage of every transaction, often several times.
-    public let canonicalBytes: [UInt8]
+    public var canonicalBytes: [UInt8] { storage.canonicalBytes }
     /// The transaction id: SHA-256 (tag `ensure/transaction/v1`) of ``canonicalBytes``, computed once.
-    public let id: Digest
+    public var id: Digest { storage.id }
+
+    /// The fields, immutable and shared by every copy: a node copies each transaction into its mempool, gossip,
+    /// blocks and indexes, and a copy of one reference costs one retain where the fields' own buffers cost six.
+    private let storage: Storage
+
+    private final class Storage: Sendable {
+        let chainID: String
+        let signer: Ed25519PublicKey
+        let sequence: UInt64
+        let kind: TransactionKind
+        let payload: [UInt8]
+        let signature: Ed25519Signature
+        let canonicalBytes: [UInt8]
+        let id: Digest
+
+        init(
+            chainID: String, signer: Ed25519PublicKey, sequence: UInt64, kind: TransactionKind, payload: [UInt8],
+            signature: Ed25519Signature, canonicalBytes: [UInt8]
+        ) {
+            self.chainID = chainID
+            self.signer = signer
+            self.sequence = sequence
+            self.kind = kind
+            self.payload = payload
+            self.signature = signature
+            self.canonicalBytes = canonicalBytes
+            self.id = SHA256.hash(tag: "ensure/transaction/v1", canonicalBytes)
+        }
+    }
 
     /// Builds and signs a transaction.
     public init(
@@ -96,14 +125,9 @@ public struct Transaction: Hashable, Sendable {
         chainID: String, signer: Ed25519PublicKey, sequence: UInt64, kind: TransactionKind, payload: [UInt8],
         signature: Ed25519Signature, canonicalBytes: [UInt8]
     ) {
-        self.chainID = chainID
-        self.signer = signer
-        self.sequence = sequence
-        self.kind = kind
-        self.payload = payload
-        self.signature = signature
-        self.canonicalBytes = canonicalBytes
-        self.id = SHA256.hash(tag: "ensure/transaction/v1", canonicalBytes)
+        self.storage = Storage(
+            chainID: chainID, signer: signer, sequence: sequence, kind: kind, payload: payload, signature: signature,
+            canonicalBytes: canonicalBytes)
     }
 
     /// Assembles a transaction from its parts without signing (decoding, tests of forged input).
