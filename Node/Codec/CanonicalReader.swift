@@ -102,6 +102,16 @@ public struct CanonicalReader: Sendable {
         return Array(bytes[offset..<offset + count])
     }
 
+    /// Reads `count` bytes whose length the format fixes and hands them to `body` without copying them into an
+    /// array (a value that holds its bytes inline).
+    public mutating func readFixedBytes<Result>(
+        count: Int, field: String, _ body: (UnsafeRawBufferPointer) -> Result
+    ) throws(CanonicalDecodingError) -> Result {
+        guard remaining >= count else { throw .truncated(field: field, needed: count, remaining: remaining) }
+        defer { offset += count }
+        return bytes.withUnsafeBytes { body(UnsafeRawBufferPointer(rebasing: $0[offset..<offset + count])) }
+    }
+
     /// Reads a varint length (at most `maxLength`) and that many bytes.
     public mutating func readLengthPrefixedBytes(field: String, maxLength: Int) throws(CanonicalDecodingError)
         -> [UInt8]

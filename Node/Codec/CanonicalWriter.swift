@@ -36,6 +36,11 @@ public struct CanonicalWriter: Sendable {
         bytes.append(contentsOf: value)
     }
 
+    /// Writes fixed-length bytes from a buffer (a value that holds its bytes inline).
+    public mutating func writeFixedBytes(_ buffer: UnsafeRawBufferPointer) {
+        bytes.append(contentsOf: buffer)
+    }
+
     /// Writes a varint length followed by the bytes.
     public mutating func writeLengthPrefixedBytes(_ value: [UInt8]) {
         writeVarUInt(UInt64(value.count))

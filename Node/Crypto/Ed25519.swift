@@ -5,19 +5,35 @@ public struct Ed25519PublicKey: Hashable, Sendable, Comparable, CustomStringConv
     /// The number of bytes in a public key.
     public static let byteCount = 32
 
-    /// The key's 32 bytes.
-    public let bytes: [UInt8]
+    /// The key's 32 bytes, held inline (``InlineBytes32``): mempools, caches and vote tables are keyed by keys.
+    private let storage: InlineBytes32
+
+    /// The key's 32 bytes, as a new array.
+    public var bytes: [UInt8] { storage.bytes }
 
     /// Wraps 32 bytes; returns nil for any other length. The point itself is checked when verifying.
     public init?(bytes: [UInt8]) {
-        guard bytes.count == Self.byteCount else { return nil }
-        self.bytes = bytes
+        guard let storage = InlineBytes32(bytes) else { return nil }
+        self.storage = storage
+    }
+
+    /// Copies exactly 32 bytes from a buffer; returns nil for any other length.
+    public init?(_ buffer: UnsafeRawBufferPointer) {
+        guard let storage = InlineBytes32(buffer) else { return nil }
+        self.storage = storage
     }
 
     /// Parses 64 hexadecimal characters.
     public init?(hex: String) {
         guard let bytes = Hex.decode(hex) else { return nil }
         self.init(bytes: bytes)
+    }
+
+    /// Calls `body` with the 32 bytes, without copying them into an array.
+    public func withUnsafeBytes<Result, Failure: Error>(
+        _ body: (UnsafeRawBufferPointer) throws(Failure) -> Result
+    ) throws(Failure) -> Result {
+        try storage.withUnsafeBytes(body)
     }
 
     /// Lower-case hexadecimal.
@@ -28,15 +44,8 @@ public struct Ed25519PublicKey: Hashable, Sendable, Comparable, CustomStringConv
 
     public var description: String { hex }
 
-    /// Hashes the 32 bytes in one call; the synthesized version combined them one at a time, which showed in
-    /// the node's profile (every mempool, index and vote table is keyed by these).
-    public func hash(into hasher: inout Hasher) {
-        bytes.withUnsafeBytes { hasher.combine(bytes: $0) }
-    }
-
-    public static func < (lhs: Ed25519PublicKey, rhs: Ed25519PublicKey) -> Bool {
-        lhs.bytes.lexicographicallyPrecedes(rhs.bytes)
-    }
+    /// Byte-wise order of the 32 bytes.
+    public static func < (lhs: Ed25519PublicKey, rhs: Ed25519PublicKey) -> Bool { lhs.storage < rhs.storage }
 
     /// Verifies a signature over `message` exactly as given (RFC 8032 Ed25519, as libsodium implements it:
     /// non-canonical S and small-order keys are rejected). Protocol code uses
@@ -45,9 +54,10 @@ public struct Ed25519PublicKey: Hashable, Sendable, Comparable, CustomStringConv
         Sodium.ensureInitialized()
         return signature.bytes.withUnsafeBufferPointer { sig in
             message.withUnsafeBufferPointer { msg in
-                bytes.withUnsafeBufferPointer { pk in
-                    crypto_sign_verify_detached(sig.baseAddress!, msg.baseAddress, UInt64(msg.count), pk.baseAddress!)
-                        == 0
+                storage.withUnsafeBytes { pk in
+                    crypto_sign_verify_detached(
+                        sig.baseAddress!, msg.baseAddress, UInt64(msg.count),
+                        pk.baseAddress!.assumingMemoryBound(to: UInt8.self)) == 0
                 }
             }
         }

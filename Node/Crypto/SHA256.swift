@@ -16,13 +16,13 @@ public enum SHA256 {
 
     /// Hashes a byte buffer.
     public static func hash(_ bytes: [UInt8]) -> Digest {
-        var out = [UInt8](repeating: 0, count: Digest.byteCount)
         bytes.withUnsafeBufferPointer { input in
-            out.withUnsafeMutableBufferPointer { output in
-                _ = EVP_Digest(input.baseAddress, input.count, output.baseAddress, nil, sha256Algorithm, nil)
+            Digest { output in
+                _ = EVP_Digest(
+                    input.baseAddress, input.count, output.baseAddress?.assumingMemoryBound(to: UInt8.self), nil,
+                    sha256Algorithm, nil)
             }
         }
-        return Digest(uncheckedBytes: out)
     }
 
     /// Hashes `tag` and `bytes` so that digests made for one purpose can never equal digests made for
@@ -68,12 +68,10 @@ public enum SHA256 {
 
         /// Ends the computation and returns the digest.
         public consuming func finalize() -> Digest {
-            var out = [UInt8](repeating: 0, count: Digest.byteCount)
             var length: UInt32 = 0
-            out.withUnsafeMutableBufferPointer { output in
-                _ = EVP_DigestFinal_ex(context, output.baseAddress, &length)
+            return Digest { output in
+                _ = EVP_DigestFinal_ex(context, output.baseAddress?.assumingMemoryBound(to: UInt8.self), &length)
             }
-            return Digest(uncheckedBytes: out)
         }
     }
 }

@@ -129,7 +129,7 @@ public struct Block: Hashable, Sendable {
 
     /// The RFC 9162 root over `transactions`' ids, as ``BlockHeader/transactionRoot`` must be.
     public static func transactionRoot(of transactions: [Transaction]) -> Digest {
-        MerkleHash.root(leafHashes: transactions.map { MerkleHash.leaf($0.id.bytes) })
+        MerkleHash.root(leafHashes: transactions.map { MerkleHash.leaf($0.id) })
     }
 
     /// Checks what the block says of itself: the transaction root and count, that the justifying certificate

@@ -4,9 +4,9 @@ public import EnsureCrypto
 /// Reading and writing the Crypto module's fixed-size values in canonical form.
 extension CanonicalWriter {
     /// Writes a 32-byte digest.
-    public mutating func write(_ digest: Digest) { writeFixedBytes(digest.bytes) }
+    public mutating func write(_ digest: Digest) { digest.withUnsafeBytes { writeFixedBytes($0) } }
     /// Writes a 32-byte public key.
-    public mutating func write(_ key: Ed25519PublicKey) { writeFixedBytes(key.bytes) }
+    public mutating func write(_ key: Ed25519PublicKey) { key.withUnsafeBytes { writeFixedBytes($0) } }
     /// Writes a 64-byte signature.
     public mutating func write(_ signature: Ed25519Signature) { writeFixedBytes(signature.bytes) }
 }
@@ -14,12 +14,12 @@ extension CanonicalWriter {
 extension CanonicalReader {
     /// Reads a 32-byte digest.
     public mutating func readDigest(field: String) throws(CanonicalDecodingError) -> Digest {
-        Digest(bytes: try readFixedBytes(count: Digest.byteCount, field: field))!
+        try readFixedBytes(count: Digest.byteCount, field: field) { Digest($0)! }
     }
 
     /// Reads a 32-byte public key.
     public mutating func readPublicKey(field: String) throws(CanonicalDecodingError) -> Ed25519PublicKey {
-        Ed25519PublicKey(bytes: try readFixedBytes(count: Ed25519PublicKey.byteCount, field: field))!
+        try readFixedBytes(count: Ed25519PublicKey.byteCount, field: field) { Ed25519PublicKey($0)! }
     }
 
     /// Reads a 64-byte signature.

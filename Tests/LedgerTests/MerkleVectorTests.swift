@@ -165,3 +165,13 @@ import Testing
         #expect(consistencyChecked == 5)
     }
 }
+
+@Suite("Merkle leaf of a digest")
+struct MerkleDigestLeafTests {
+    @Test("a digest's leaf hash is the leaf hash of its 32 bytes")
+    func digestLeafEqualsBytesLeaf() {
+        let digest = SHA256.hash(Array("leaf".utf8))
+        #expect(MerkleHash.leaf(digest) == MerkleHash.leaf(digest.bytes))
+        #expect(MerkleHash.leaf(digest) != MerkleHash.leaf(SHA256.hash(Array("other".utf8))))
+    }
+}

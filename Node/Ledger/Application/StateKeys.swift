@@ -89,33 +89,49 @@ public enum StateKeys {
     public static let proposalNotePrefix = Array("note/proposal/".utf8)
 
     /// The key of a failed transaction's explanation.
-    public static func receiptNote(_ id: Digest) -> [UInt8] { receiptNotePrefix + id.bytes }
+    public static func receiptNote(_ id: Digest) -> [UInt8] { joined(receiptNotePrefix, id) }
     /// The key of a failed proposal's explanation.
-    public static func proposalNote(_ id: Digest) -> [UInt8] { proposalNotePrefix + id.bytes }
+    public static func proposalNote(_ id: Digest) -> [UInt8] { joined(proposalNotePrefix, id) }
 
     /// `merkle/` ‖ level (1 byte) ‖ index (8 bytes, big-endian) → a perfect-subtree hash of the incident log.
     public static let merkleNodePrefix = Array("merkle/".utf8)
 
+    /// `prefix` ‖ the digest's 32 bytes, copied from the inline value in one allocation.
+    private static func joined(_ prefix: [UInt8], _ digest: Digest) -> [UInt8] {
+        var key = prefix
+        key.reserveCapacity(prefix.count + Digest.byteCount)
+        digest.withUnsafeBytes { key.append(contentsOf: $0) }
+        return key
+    }
+
+    /// `prefix` ‖ the key's 32 bytes, copied from the inline value in one allocation.
+    private static func joined(_ prefix: [UInt8], _ signer: Ed25519PublicKey) -> [UInt8] {
+        var key = prefix
+        key.reserveCapacity(prefix.count + Ed25519PublicKey.byteCount)
+        signer.withUnsafeBytes { key.append(contentsOf: $0) }
+        return key
+    }
+
     /// The key of a signer's next sequence.
-    public static func sequence(_ signer: Ed25519PublicKey) -> [UInt8] { sequencePrefix + signer.bytes }
+    public static func sequence(_ signer: Ed25519PublicKey) -> [UInt8] { joined(sequencePrefix, signer) }
     /// The key of a transaction's receipt.
-    public static func receipt(_ id: Digest) -> [UInt8] { receiptPrefix + id.bytes }
+    public static func receipt(_ id: Digest) -> [UInt8] { joined(receiptPrefix, id) }
     /// The key of a digest's notarization.
-    public static func notarization(_ digest: Digest) -> [UInt8] { notarizationPrefix + digest.bytes }
+    public static func notarization(_ digest: Digest) -> [UInt8] { joined(notarizationPrefix, digest) }
     /// The key of an organization.
     public static func organization(_ name: String) -> [UInt8] { organizationPrefix + Array(name.utf8) }
     /// The key marking an organization name as used.
     public static func organizationName(_ name: String) -> [UInt8] { organizationNamePrefix + Array(name.utf8) }
     /// The key of a signing key's role.
-    public static func role(_ key: Ed25519PublicKey) -> [UInt8] { rolePrefix + key.bytes }
+    public static func role(_ key: Ed25519PublicKey) -> [UInt8] { joined(rolePrefix, key) }
     /// The key of a sealed-detail recipient key.
     public static func sealKey(_ key: X25519PublicKey) -> [UInt8] { sealKeyPrefix + key.bytes }
     /// The key of a validator.
-    public static func validator(_ key: Ed25519PublicKey) -> [UInt8] { validatorPrefix + key.bytes }
+    public static func validator(_ key: Ed25519PublicKey) -> [UInt8] { joined(validatorPrefix, key) }
     /// The key of an epoch's validator set.
     public static func epochValidators(_ epoch: UInt64) -> [UInt8] { epochValidatorsPrefix + bigEndian(epoch) }
     /// The key of a plugin.
-    public static func plugin(_ key: Ed25519PublicKey) -> [UInt8] { pluginPrefix + key.bytes }
+    public static func plugin(_ key: Ed25519PublicKey) -> [UInt8] { joined(pluginPrefix, key) }
     /// The key of an issuer.
     public static func issuer(_ identifier: String) -> [UInt8] { issuerPrefix + Array(identifier.utf8) }
     /// The marker of a key id `issuer` used once.
@@ -136,9 +152,9 @@ public enum StateKeys {
     /// The key of a status list.
     public static func statusList(_ uri: String) -> [UInt8] { statusListPrefix + Array(uri.utf8) }
     /// The key of a regulator.
-    public static func regulator(_ key: Ed25519PublicKey) -> [UInt8] { regulatorPrefix + key.bytes }
+    public static func regulator(_ key: Ed25519PublicKey) -> [UInt8] { joined(regulatorPrefix, key) }
     /// The key of a proposal.
-    public static func proposal(_ id: Digest) -> [UInt8] { proposalPrefix + id.bytes }
+    public static func proposal(_ id: Digest) -> [UInt8] { joined(proposalPrefix, id) }
     /// The key of an incident.
     public static func incident(organization: String, id: String) -> [UInt8] {
         incidentPrefix + Array(organization.utf8) + [0] + Array(id.utf8)

@@ -15,13 +15,22 @@ public enum MerkleHash {
         return SHA256.hash(input)
     }
 
+    /// The hash of a leaf whose data is a digest (a transaction id).
+    public static func leaf(_ digest: Digest) -> Digest {
+        var input = [UInt8]()
+        input.reserveCapacity(1 + Digest.byteCount)
+        input.append(0)
+        digest.withUnsafeBytes { input.append(contentsOf: $0) }
+        return SHA256.hash(input)
+    }
+
     /// The hash of an interior node.
     public static func node(_ left: Digest, _ right: Digest) -> Digest {
         var input = [UInt8]()
-        input.reserveCapacity(65)
+        input.reserveCapacity(1 + 2 * Digest.byteCount)
         input.append(1)
-        input.append(contentsOf: left.bytes)
-        input.append(contentsOf: right.bytes)
+        left.withUnsafeBytes { input.append(contentsOf: $0) }
+        right.withUnsafeBytes { input.append(contentsOf: $0) }
         return SHA256.hash(input)
     }
 
