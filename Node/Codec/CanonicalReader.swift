@@ -122,8 +122,13 @@ public struct CanonicalReader: Sendable {
 
     /// Reads a length-prefixed UTF-8 string of at most `maxBytes` bytes.
     public mutating func readString(field: String, maxBytes: Int) throws(CanonicalDecodingError) -> String {
-        let raw = try readLengthPrefixedBytes(field: field, maxLength: maxBytes)
-        guard let string = String(validating: raw, as: UTF8.self) else { throw .invalidUTF8(field: field) }
+        let length = try readCount(field: field, max: maxBytes)
+        // Validated from the input itself: every transaction carries a chain id, and copying it into an array
+        // first cost more than the check.
+        let string = try readFixedBytes(count: length, field: field) { raw in
+            String(validating: raw.assumingMemoryBound(to: UInt8.self), as: UTF8.self)
+        }
+        guard let string else { throw .invalidUTF8(field: field) }
         return string
     }
 

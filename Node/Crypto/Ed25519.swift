@@ -52,11 +52,11 @@ public struct Ed25519PublicKey: Hashable, Sendable, Comparable, CustomStringConv
     /// ``isValidSignature(_:for:domain:)`` instead.
     public func isValidSignature(_ signature: Ed25519Signature, forRaw message: [UInt8]) -> Bool {
         Sodium.ensureInitialized()
-        return signature.bytes.withUnsafeBufferPointer { sig in
+        return signature.withUnsafeBytes { sig in
             message.withUnsafeBufferPointer { msg in
                 storage.withUnsafeBytes { pk in
                     crypto_sign_verify_detached(
-                        sig.baseAddress!, msg.baseAddress, UInt64(msg.count),
+                        sig.baseAddress!.assumingMemoryBound(to: UInt8.self), msg.baseAddress, UInt64(msg.count),
                         pk.baseAddress!.assumingMemoryBound(to: UInt8.self)) == 0
                 }
             }
@@ -69,18 +69,47 @@ public struct Ed25519PublicKey: Hashable, Sendable, Comparable, CustomStringConv
     }
 }
 
-/// An Ed25519 signature (64 bytes).
+/// An Ed25519 signature (64 bytes), held inline: every transaction carries one, and decoding it costs no
+/// allocation.
 public struct Ed25519Signature: Hashable, Sendable, CustomStringConvertible {
     /// The number of bytes in a signature.
     public static let byteCount = 64
 
-    /// The signature's 64 bytes.
-    public let bytes: [UInt8]
+    /// R and S, 32 bytes each, contiguous in memory.
+    private let halves: (InlineBytes32, InlineBytes32)
+
+    /// The signature's 64 bytes, as a new array.
+    public var bytes: [UInt8] { withUnsafeBytes { Array($0) } }
 
     /// Wraps 64 bytes; returns nil for any other length.
     public init?(bytes: [UInt8]) {
-        guard bytes.count == Self.byteCount else { return nil }
-        self.bytes = bytes
+        guard let signature = bytes.withUnsafeBytes({ Self($0) }) else { return nil }
+        self = signature
+    }
+
+    /// Copies exactly 64 bytes from a buffer; returns nil for any other length.
+    public init?(_ buffer: UnsafeRawBufferPointer) {
+        guard buffer.count == Self.byteCount,
+            let first = InlineBytes32(UnsafeRawBufferPointer(rebasing: buffer[..<32])),
+            let second = InlineBytes32(UnsafeRawBufferPointer(rebasing: buffer[32...]))
+        else { return nil }
+        self.halves = (first, second)
+    }
+
+    /// Calls `body` with the 64 bytes, without copying them into an array.
+    public func withUnsafeBytes<Result, Failure: Error>(
+        _ body: (UnsafeRawBufferPointer) throws(Failure) -> Result
+    ) throws(Failure) -> Result {
+        try Swift.withUnsafeBytes(of: halves, body)
+    }
+
+    public static func == (lhs: Ed25519Signature, rhs: Ed25519Signature) -> Bool {
+        lhs.halves.0 == rhs.halves.0 && lhs.halves.1 == rhs.halves.1
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(halves.0)
+        hasher.combine(halves.1)
     }
 
     /// Lower-case hexadecimal.

@@ -30,10 +30,14 @@ public enum SHA256 {
     /// `ensure/block-header/v1`.
     public static func hash(tag: String, _ bytes: [UInt8]) -> Digest {
         var hasher = Hasher()
-        let tagBytes = Array(tag.utf8)
-        precondition(tagBytes.count < 256, "hash tag too long")
-        hasher.update([UInt8(tagBytes.count)])
-        hasher.update(tagBytes)
+        var tag = tag
+        // Tags are literals, whose UTF-8 is already contiguous: no array for the tag or its length on this path,
+        // which hashes every transaction id.
+        tag.withUTF8 { tagBytes in
+            precondition(tagBytes.count < 256, "hash tag too long")
+            withUnsafeBytes(of: UInt8(tagBytes.count)) { hasher.update($0) }
+            hasher.update(UnsafeRawBufferPointer(tagBytes))
+        }
         hasher.update(bytes)
         return hasher.finalize()
     }

@@ -8,7 +8,7 @@ extension CanonicalWriter {
     /// Writes a 32-byte public key.
     public mutating func write(_ key: Ed25519PublicKey) { key.withUnsafeBytes { writeFixedBytes($0) } }
     /// Writes a 64-byte signature.
-    public mutating func write(_ signature: Ed25519Signature) { writeFixedBytes(signature.bytes) }
+    public mutating func write(_ signature: Ed25519Signature) { signature.withUnsafeBytes { writeFixedBytes($0) } }
 }
 
 extension CanonicalReader {
@@ -24,7 +24,7 @@ extension CanonicalReader {
 
     /// Reads a 64-byte signature.
     public mutating func readSignature(field: String) throws(CanonicalDecodingError) -> Ed25519Signature {
-        Ed25519Signature(bytes: try readFixedBytes(count: Ed25519Signature.byteCount, field: field))!
+        try readFixedBytes(count: Ed25519Signature.byteCount, field: field) { Ed25519Signature($0)! }
     }
 
     /// Reads a chain id and checks its form (see ``ChainID``).

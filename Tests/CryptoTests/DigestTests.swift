@@ -80,3 +80,40 @@ struct PublicKeyBytesTests {
         #expect(!other.publicKey.isValidSignature(signature, for: message, domain: .transaction))
     }
 }
+
+/// Signatures hold their 64 bytes inline: both halves round-trip and count.
+@Suite("Ed25519 signature bytes")
+struct SignatureBytesTests {
+    @Test("64 bytes round-trip through an array and a buffer; other lengths are refused")
+    func roundTrip() throws {
+        let bytes = (0..<64).map { UInt8(truncatingIfNeeded: $0 &* 5 &+ 1) }
+        let signature = try #require(Ed25519Signature(bytes: bytes))
+        #expect(signature.bytes == bytes)
+        #expect(bytes.withUnsafeBytes { Ed25519Signature($0) } == signature)
+        #expect(signature.withUnsafeBytes { Array($0) } == bytes)
+        #expect(Ed25519Signature(bytes: Array(bytes.dropLast())) == nil)
+        #expect((bytes + [0]).withUnsafeBytes { Ed25519Signature($0) } == nil)
+    }
+
+    @Test("a change in any byte, in R or in S, is a different signature", arguments: [0, 31, 32, 63])
+    func everyHalfCounts(position: Int) throws {
+        var bytes = (0..<64).map { UInt8($0) }
+        let original = try #require(Ed25519Signature(bytes: bytes))
+        bytes[position] ^= 0x01
+        let changed = try #require(Ed25519Signature(bytes: bytes))
+        #expect(original != changed)
+        #expect(Set([original, changed]).count == 2)
+    }
+
+    @Test("a signature with a flipped bit in S no longer verifies")
+    func tamperedSignatureFails() throws {
+        let key = Ed25519PrivateKey()
+        let message = Array("inline signature".utf8)
+        var bytes = key.signature(for: message, domain: .transaction).bytes
+        let intact = try #require(Ed25519Signature(bytes: bytes))
+        #expect(key.publicKey.isValidSignature(intact, for: message, domain: .transaction))
+        bytes[40] ^= 0x04
+        let tampered = try #require(Ed25519Signature(bytes: bytes))
+        #expect(!key.publicKey.isValidSignature(tampered, for: message, domain: .transaction))
+    }
+}
