@@ -76,10 +76,10 @@ public struct StateChanges: Sendable, Equatable {
     public var digest: Digest {
         var bytes: [UInt8] = []
         bytes.reserveCapacity(writes.count * 96)
-        for key in writes.keys.sorted(by: { $0.bytes.lexicographicallyPrecedes($1.bytes) }) {
+        for (key, value) in writes.sorted(by: { $0.key.bytes.lexicographicallyPrecedes($1.key.bytes) }) {
             appendLength(key.bytes.count, to: &bytes)
             bytes += key.bytes
-            if let value = writes[key]! {
+            if let value {
                 bytes.append(1)
                 appendLength(value.count, to: &bytes)
                 bytes += value
@@ -92,7 +92,10 @@ public struct StateChanges: Sendable, Equatable {
 
     private func appendLength(_ count: Int, to bytes: inout [UInt8]) {
         let value = UInt32(count)
-        bytes += [UInt8(value >> 24), UInt8(value >> 16 & 0xff), UInt8(value >> 8 & 0xff), UInt8(value & 0xff)]
+        bytes.append(UInt8(value >> 24))
+        bytes.append(UInt8(value >> 16 & 0xff))
+        bytes.append(UInt8(value >> 8 & 0xff))
+        bytes.append(UInt8(value & 0xff))
     }
 }
 
