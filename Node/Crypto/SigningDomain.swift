@@ -26,11 +26,13 @@ public struct SigningDomain: Hashable, Sendable, CustomStringConvertible {
 
     private static let magic = Array("ensure-sig-v1".utf8) + [0]
 
-    /// The bytes actually signed for `message` in this domain.
-    public func prefixed(_ message: [UInt8]) -> [UInt8] {
-        let tagBytes = Array(tag.utf8)
-        var out = Self.magic
+    /// The bytes actually signed for `message` in this domain, built in one allocation (a transaction's
+    /// signing bytes are a slice of its canonical encoding).
+    public func prefixed(_ message: some Collection<UInt8>) -> [UInt8] {
+        let tagBytes = tag.utf8
+        var out: [UInt8] = []
         out.reserveCapacity(Self.magic.count + 1 + tagBytes.count + message.count)
+        out.append(contentsOf: Self.magic)
         out.append(UInt8(tagBytes.count))
         out.append(contentsOf: tagBytes)
         out.append(contentsOf: message)

@@ -162,7 +162,9 @@ public struct Transaction: Hashable, Sendable {
 
     /// Whether the signature is valid for the signer key (it says nothing of whether the key is authorized).
     public var hasValidSignature: Bool {
-        signer.isValidSignature(signature, for: signingBytes, domain: .transaction)
+        signer.isValidSignature(
+            signature,
+            forRaw: SigningDomain.transaction.prefixed(canonicalBytes.dropLast(Ed25519Signature.byteCount)))
     }
 }
 

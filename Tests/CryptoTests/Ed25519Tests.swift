@@ -190,6 +190,16 @@ struct Ed25519DomainTests {
         #expect(a != b)
     }
 
+    @Test("the prefix is the magic, a zero byte, the tag's length and the tag, from an array or a slice")
+    func prefixLayout() {
+        let expected = Array("ensure-sig-v1".utf8) + [0, 11] + Array("transaction".utf8) + [1, 2, 3]
+        #expect(SigningDomain.transaction.prefixed([1, 2, 3]) == expected)
+        #expect(SigningDomain.transaction.prefixed([9, 1, 2, 3, 9][1..<4]) == expected)
+        #expect(
+            SigningDomain.vote.prefixed([UInt8]()) == Array("ensure-sig-v1".utf8) + [0, 14]
+                + Array("consensus/vote".utf8))
+    }
+
     @Test("keys, seeds and signatures of the wrong length are refused", arguments: [0, 31, 33, 63, 65])
     func wrongLengths(count: Int) {
         let bytes = [UInt8](repeating: 7, count: count)
