@@ -66,7 +66,7 @@ public enum CryptoBaseline {
                 }
             }
         }
-        return (clock.now - start, Digest(uncheckedBytes: out))
+        return (clock.now - start, Digest(bytes: out)!)
     }
 }
 

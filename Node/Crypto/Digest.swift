@@ -27,11 +27,6 @@ public struct Digest: Hashable, Sendable, Comparable, CustomStringConvertible {
         self.storage = storage
     }
 
-    /// Wraps bytes the caller has already checked to be 32 long.
-    init(uncheckedBytes: [UInt8]) {
-        self.storage = InlineBytes32(uncheckedBytes)!
-    }
-
     /// A digest whose 32 bytes `fill` writes (a hash function's output).
     init(filling fill: (UnsafeMutableRawBufferPointer) -> Void) {
         self.storage = InlineBytes32(filling: fill)

@@ -64,7 +64,9 @@ public struct Ed25519PublicKey: Hashable, Sendable, Comparable, CustomStringConv
     }
 
     /// Verifies a signature made with ``Ed25519PrivateKey/signature(for:domain:)`` for the same domain.
-    public func isValidSignature(_ signature: Ed25519Signature, for message: [UInt8], domain: SigningDomain) -> Bool {
+    public func isValidSignature(
+        _ signature: Ed25519Signature, for message: some Collection<UInt8>, domain: SigningDomain
+    ) -> Bool {
         isValidSignature(signature, forRaw: domain.prefixed(message))
     }
 }

@@ -163,8 +163,7 @@ public struct Transaction: Hashable, Sendable {
     /// Whether the signature is valid for the signer key (it says nothing of whether the key is authorized).
     public var hasValidSignature: Bool {
         signer.isValidSignature(
-            signature,
-            forRaw: SigningDomain.transaction.prefixed(canonicalBytes.dropLast(Ed25519Signature.byteCount)))
+            signature, for: canonicalBytes.dropLast(Ed25519Signature.byteCount), domain: .transaction)
     }
 }
 
