@@ -196,11 +196,25 @@ final class LocalNetwork: @unchecked Sendable {
     /// A block of 24 ports (12 nodes, two ports each) that no other network of this process uses at the same time:
     /// suites run in parallel, so two networks of one test process must never draw overlapping ports. Processes
     /// are spread by pid; a process cycles through 4 blocks.
+    ///
+    /// The blocks lie below the kernel's ephemeral range: a port inside it can be taken by any outgoing
+    /// connection (another node's, or a client's) while its node is stopped, and the restart then fails with
+    /// "address already in use".
     static func nextBasePort() -> Int {
         portLock.lock()
         defer { portLock.unlock() }
         networksCreated += 1
-        return 20_000 + Int(getpid() % 400) * 96 + ((networksCreated - 1) % 4) * 24
+        let first = 10_000
+        let slots = max(1, (ephemeralPortsStart() - first) / 96)
+        return first + Int(getpid() % Int32(slots)) * 96 + ((networksCreated - 1) % 4) * 24
+    }
+
+    /// The first port of the kernel's ephemeral range (`ip_local_port_range`), or Linux's default 32768.
+    static func ephemeralPortsStart() -> Int {
+        let text = (try? String(contentsOfFile: "/proc/sys/net/ipv4/ip_local_port_range", encoding: .utf8)) ?? ""
+        let first = text.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\n" }).first.flatMap { Int($0) }
+        guard let first, first > 10_000 + 96 else { return 32_768 }
+        return first
     }
 
     deinit {

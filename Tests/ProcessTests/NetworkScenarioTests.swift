@@ -118,6 +118,16 @@ struct NetworkScenarioTests {
         #expect(network.nodes[0].logTail().contains("neither as a validator nor as an observer"))
     }
 
+    @Test("test networks take ports below the kernel's ephemeral range, so a restart finds its port free")
+    func portsBelowEphemeralRange() {
+        let start = LocalNetwork.ephemeralPortsStart()
+        for _ in 0..<4 {
+            let base = LocalNetwork.nextBasePort()
+            #expect(base >= 10_000)
+            #expect(base + 24 <= start, "ports \(base)-\(base + 23) reach the ephemeral range from \(start)")
+        }
+    }
+
     private func waitCommitted(_ transactions: [Transaction], on nodes: [LocalNode], in network: LocalNetwork)
         async throws
     {
