@@ -10,12 +10,19 @@ public struct ConsensusConfiguration: Hashable, Sendable {
     public var baseTimeoutMilliseconds: UInt64
     /// The timeout doubles for every round without a certificate, up to 2 to this power times the base.
     public var maxBackoffExponent: UInt64
+    /// About the most bytes of blocks one answer to a block request carries; the first block always goes. A node
+    /// sets it below its transport's frame limit, which drops larger messages whole.
+    public var maxResponseBytes: Int
 
     /// Creates a configuration.
-    public init(chainID: String, baseTimeoutMilliseconds: UInt64 = 1000, maxBackoffExponent: UInt64 = 6) {
+    public init(
+        chainID: String, baseTimeoutMilliseconds: UInt64 = 1000, maxBackoffExponent: UInt64 = 6,
+        maxResponseBytes: Int = 2 << 20
+    ) {
         self.chainID = chainID
         self.baseTimeoutMilliseconds = baseTimeoutMilliseconds
         self.maxBackoffExponent = maxBackoffExponent
+        self.maxResponseBytes = maxResponseBytes
     }
 }
 
@@ -369,7 +376,7 @@ public final class ConsensusCore {
         guard header.round == currentRound, header.epoch == epoch else { return }
         guard blocks[header.parentID] != nil else {
             pendingProposals[header.parentID] = proposal
-            request(header.parentID, from: sender, &out)
+            request(header.parentID, height: header.height - 1, from: sender, &out)
             return
         }
         votableProposal = proposal
@@ -745,22 +752,39 @@ public final class ConsensusCore {
         }
     }
 
-    private func request(_ id: Digest, from peer: Ed25519PublicKey, _ out: inout [ConsensusAction]) {
+    /// Asks `peer` for block `id` and its ancestors: down to the committed height when the block's `height` is
+    /// known (blocks below it are never used), else as many as one response holds.
+    private func request(
+        _ id: Digest, height: UInt64? = nil, from peer: Ed25519PublicKey, _ out: inout [ConsensusAction]
+    ) {
         wantedBlocks[id] = currentRound
         guard peer != me else { return }
-        out.append(
-            .send(.blockRequest(BlockRequest(blockID: id, count: UInt64(ConsensusLimits.blocksPerResponse))), to: peer))
+        var count = UInt64(ConsensusLimits.blocksPerResponse)
+        if let height, height > lastCommitted.header.height {
+            count = min(count, height - lastCommitted.header.height)
+        }
+        out.append(.send(.blockRequest(BlockRequest(blockID: id, count: count)), to: peer))
     }
 
     private func answer(_ request: BlockRequest, from peer: Ed25519PublicKey, _ out: inout [ConsensusAction]) {
         var chain: [Block] = []
+        var bytes = 0
         var cursor = blocks[request.blockID]
         let limit = Int(min(request.count, UInt64(ConsensusLimits.blocksPerResponse)))
         while let block = cursor, chain.count < limit {
+            // A response over the frame limit would be dropped whole, and the asking node would get nothing.
+            bytes += Self.approximateEncodedSize(of: block)
+            if !chain.isEmpty, bytes > configuration.maxResponseBytes { break }
             chain.append(block)
             cursor = block.header.height == 0 ? nil : blocks[block.header.parentID]
         }
         if !chain.isEmpty { out.append(.send(.blockResponse(chain), to: peer)) }
+    }
+
+    /// An upper estimate of `block`'s canonical size, without encoding it: its transactions' bytes, with room for
+    /// their length prefixes, the header and the certificate.
+    package static func approximateEncodedSize(of block: Block) -> Int {
+        block.transactions.reduce(1024 + 128 * block.justify.signatures.count) { $0 + $1.canonicalBytes.count + 8 }
     }
 
     private func handleBlocks(_ chain: [Block], from peer: Ed25519PublicKey, _ out: inout [ConsensusAction])
@@ -788,7 +812,7 @@ public final class ConsensusCore {
             // response per round trip.
             if orphanSegments.count >= ConsensusLimits.orphanSegments { orphanSegments.removeAll() }
             orphanSegments[oldest.header.parentID] = usable.reversed()
-            request(oldest.header.parentID, from: peer, &out)
+            request(oldest.header.parentID, height: oldest.header.height - 1, from: peer, &out)
             return
         }
         var segment: [Block] = usable.reversed()

@@ -117,7 +117,8 @@ public struct NodeRuntime: Sendable {
         let consensus = ConsensusConfiguration(
             chainID: genesis.chainID, baseTimeoutMilliseconds: UInt64(configuration.consensus.baseTimeoutMs),
             maxBackoffExponent: Self.backoffExponent(
-                base: configuration.consensus.baseTimeoutMs, max: configuration.consensus.maxTimeoutMs))
+                base: configuration.consensus.baseTimeoutMs, max: configuration.consensus.maxTimeoutMs),
+            maxResponseBytes: configuration.p2p.maxFrameBytes / 2)
         var taggedLogger = logger
         taggedLogger[metadataKey: "node"] = "\(setup.key.publicKey.keyID)"
         let nodeLogger = taggedLogger

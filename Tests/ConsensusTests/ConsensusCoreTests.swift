@@ -326,15 +326,35 @@ import Testing
         let core = try started(0)
         let b2 = f.block(parent: b1.header, justify: f.qc(b1), round: 2)
         let step = core.handle(.message(.proposal(f.proposal(b2)), from: f.keys[2].publicKey))
+        // Only b1 lies between the committed genesis and b2: one block is asked for, not a full response.
         #expect(
             step.actions.contains(
-                .send(.blockRequest(BlockRequest(blockID: b1.id, count: 64)), to: f.keys[2].publicKey)))
+                .send(.blockRequest(BlockRequest(blockID: b1.id, count: 1)), to: f.keys[2].publicKey)))
         let unasked = f.block(parent: f.genesis.header, justify: f.genesisQC, round: 1, timestamp: 5)
         #expect(
             core.handle(.message(.blockResponse([unasked]), from: f.keys[2].publicKey)).rejection == .unrequestedBlocks)
         let response = core.handle(.message(.blockResponse([b1]), from: f.keys[2].publicKey))
         #expect(response.rejection == nil)
         #expect(response.executedBlocks == [b1, b2])
+    }
+
+    @Test(
+        "an answer to a block request stops before its blocks pass the response byte limit, but always carries one",
+        arguments: [(2 << 20, 3), (3_000, 2), (100, 1)])
+    func blockResponsesStayWithinTheByteLimit(limit: Int, blocks: Int) throws {
+        var configuration = ConsensusConfiguration(chainID: Fixture.chainID)
+        configuration.maxResponseBytes = limit
+        let core = try f.core(for: 0, configuration: configuration)
+        _ = core.handle(.start)
+        let b2 = f.block(parent: b1.header, justify: f.qc(b1), round: 2)
+        _ = core.handle(.message(.proposal(f.proposal(b2)), from: f.keys[2].publicKey))
+        #expect(core.handle(.message(.blockResponse([b1]), from: f.keys[2].publicKey)).rejection == nil)
+        // Estimated sizes: b2 (a certificate of 3 signatures) 1,408 bytes, b1 and genesis 1,024 each.
+        #expect(ConsensusCore.approximateEncodedSize(of: b2) >= b2.canonicalBytes.count)
+        let response = core.handle(
+            .message(.blockRequest(BlockRequest(blockID: b2.id, count: 64)), from: f.keys[1].publicKey))
+        let expected = Array([b2, b1, f.genesis].prefix(blocks))
+        #expect(response.actions == [.send(.blockResponse(expected), to: f.keys[1].publicKey)])
     }
 
     @Test func hostileRoundsAndCountsNeverTrap() throws {

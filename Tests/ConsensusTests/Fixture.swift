@@ -26,11 +26,12 @@ struct Fixture {
     /// The private key of the leader of `round` (round-robin over sorted keys).
     func leaderKey(of round: UInt64) -> Ed25519PrivateKey { keys[Int(round % UInt64(keys.count))] }
 
-    func core(for index: Int, persistence: InMemorySafetyStatePersistence = InMemorySafetyStatePersistence())
-        throws -> ConsensusCore
-    {
+    func core(
+        for index: Int, persistence: InMemorySafetyStatePersistence = InMemorySafetyStatePersistence(),
+        configuration: ConsensusConfiguration = ConsensusConfiguration(chainID: Fixture.chainID)
+    ) throws -> ConsensusCore {
         try ConsensusCore(
-            configuration: ConsensusConfiguration(chainID: Self.chainID), genesis: genesis,
+            configuration: configuration, genesis: genesis,
             genesisValidators: validators, signer: Ed25519ConsensusSigner(key: keys[index]), verifier: verifier,
             persistence: persistence)
     }

@@ -76,7 +76,7 @@ import Testing
         let step = core.handle(.message(.proposal(f.proposal(b3)), from: f.keys[3].publicKey))
         #expect(step.rejection == nil)
         let request = step.sentMessages.first { if case .blockRequest = $0.0 { true } else { false } }
-        #expect(request?.0 == .blockRequest(BlockRequest(blockID: b2.id, count: 64)))
+        #expect(request?.0 == .blockRequest(BlockRequest(blockID: b2.id, count: 1)), "b2 alone is above the root")
         #expect(request?.1 == f.keys[3].publicKey)
         let response = core.handle(.message(.blockResponse([b2]), from: f.keys[3].publicKey))
         #expect(response.rejection == nil)
