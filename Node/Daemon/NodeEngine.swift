@@ -87,7 +87,6 @@ public actor NodeEngine: NodeService {
     private let key: Ed25519PrivateKey
     private let me: Ed25519PublicKey
     private let settings: EngineSettings
-    private let safety: any SafetyStatePersistence
     let executor: LedgerExecutor
     /// Reads of committed state and blocks, from LevelDB snapshots off the actor: API reads never queue behind
     /// consensus.
@@ -99,6 +98,8 @@ public actor NodeEngine: NodeService {
     /// Ids whose signatures verified, on every path (shared with the executor).
     nonisolated let signatures: SignatureCache
     private let journal: ProposalJournal
+    /// Blocks consensus committed in the current step, written when its messages are out (``run(_:)``).
+    private var deferredCommits: [(Block, QuorumCertificate)] = []
     private var core: ConsensusCore
     private var mempool: Mempool
     private let logger: Logger
@@ -135,10 +136,11 @@ public actor NodeEngine: NodeService {
     /// Where each durably committed block is announced (event streams and metrics follow it).
     public nonisolated let commitFeed: CommitFeed
 
-    /// Creates the engine over an opened block store; the core resumes from the store's committed tip.
+    /// Creates the engine over an opened block store; the core resumes from the store's committed tip. The proposal
+    /// journal beside the store keeps this validator's safety state (``ProposalJournal``).
     public init(
-        genesis: Genesis, key: Ed25519PrivateKey, store: BlockStore, safety: any SafetyStatePersistence,
-        settings: EngineSettings, logger: Logger, eventLoop: (any EventLoop)? = nil
+        genesis: Genesis, key: Ed25519PrivateKey, store: BlockStore, settings: EngineSettings, logger: Logger,
+        eventLoop: (any EventLoop)? = nil
     ) throws(NodeStartError) {
         self.eventLoop = eventLoop ?? MultiThreadedEventLoopGroup.singleton.next()
         let validators: ValidatorSet
@@ -164,14 +166,20 @@ public actor NodeEngine: NodeService {
         self.key = key
         self.me = key.publicKey
         self.settings = settings
-        self.safety = safety
         self.executor = executor
         self.signatures = signatures
+        let journal: ProposalJournal
         do {
-            self.journal = try ProposalJournal(database: store.database)
+            journal = try ProposalJournal(database: store.database)
         } catch {
             throw .state("\(error)")
         }
+        if journal.truncatedBytes > 0 {
+            logger.warning(
+                "cut a torn or corrupt tail off the proposal journal",
+                metadata: ["path": "\(journal.path)", "bytes": "\(journal.truncatedBytes)"])
+        }
+        self.journal = journal
         self.queries = LedgerQueries(store: store)
         self.credentials = NodeCredentials(
             queries: queries, audience: "urn:ensure:verifier:" + key.publicKey.hex, logger: logger)
@@ -179,7 +187,7 @@ public actor NodeEngine: NodeService {
         self.mempool = Mempool(configuration: settings.mempool)
         (self.core, self.validators) = try Self.makeCore(
             executor: executor, genesis: genesis, genesisBlock: genesisBlock, validators: validators, key: key,
-            settings: settings, safety: safety)
+            settings: settings, safety: journal)
         self.core.restoreEpochChangeProofs(journal.epochChanges())
         (outgoing, outgoingContinuation) = AsyncStream.makeStream(of: OutgoingMessage.self)
         commitFeed = CommitFeed(tip: executor.committedHeader)
@@ -392,9 +400,11 @@ public actor NodeEngine: NodeService {
             if let rejection = step.rejection {
                 logger.debug("consensus refused an event", metadata: ["reason": "\(rejection)"])
             } else if case .message(.proposal(let proposal), _) = event {
-                // Durable before any vote for it leaves: see ProposalJournal.
+                // Written now, durable with the safety state that the vote for it stores: see ProposalJournal.
+                // Should the core ever sign in the same step, the sync here keeps the record ahead of that signature.
                 do throws(ProposalJournalError) {
                     try journal.record(proposal)
+                    if step.actions.contains(where: \.sendsMessage) { try journal.sync() }
                 } catch {
                     failure = .storage("cannot record a proposal: \(error)")
                     logger.critical("cannot record a proposal; stopping", metadata: ["reason": "\(error)"])
@@ -402,6 +412,26 @@ public actor NodeEngine: NodeService {
                 }
             }
             for action in step.actions { perform(action, &queue) }
+        }
+        writeDeferredCommits()
+        stopIfJournalFailed()
+    }
+
+    /// A journal whose write or sync failed refuses every later one (``ProposalJournal/failure``), so consensus
+    /// could not sign again: the node stops and says why rather than stay up without voting.
+    private func stopIfJournalFailed() {
+        guard failure == nil, let error = journal.failure else { return }
+        failure = .storage("the proposal journal failed: \(error)")
+        logger.critical("the proposal journal failed; stopping", metadata: ["reason": "\(error)"])
+    }
+
+    /// Writes the blocks consensus committed during this step, in order. They wait until its votes and timeouts
+    /// are sent, or until a proposal is to be built: a vote does not depend on the block store, and each commit is
+    /// a synced LevelDB write that would otherwise delay every vote by one more data sync (docs/performance.md).
+    private func writeDeferredCommits() {
+        while !deferredCommits.isEmpty {
+            let (block, certificate) = deferredCommits.removeFirst()
+            commit(block, certificate: certificate)
         }
     }
 
@@ -422,6 +452,11 @@ public actor NodeEngine: NodeService {
                 }
             }
             send(.broadcast(encode(.consensus(message))))
+            // This node's own proposal comes back to it as a duplicate, so it is journaled here, after it left; the
+            // vote for it stores the safety state, which makes it durable. A failure stops the node after this step.
+            if case .proposal(let proposal) = message {
+                try? journal.record(proposal)
+            }
             queue.append(.message(message, from: me))
         case .setTimer(let epoch, let round, let milliseconds):
             timer?.cancel()
@@ -431,6 +466,9 @@ public actor NodeEngine: NodeService {
                 $0.timerFired(epoch: epoch, round: round, generation: generation)
             }
         case .requestPayload(let request):
+            // The block is built on committed state and the mempool as they are after the commits of this step;
+            // a lone validator would otherwise propose, certify and commit in this step for ever.
+            writeDeferredCommits()
             if shouldWaitForTransactions(request) {
                 deferPayload(request)
             } else if let wait = pacingDelay(request) {
@@ -469,8 +507,10 @@ public actor NodeEngine: NodeService {
                 queue.append(.executed(blockID: block.id, .invalid(reason: error.description)))
             }
         case .commit(let block, let certificate):
-            commit(block, certificate: certificate)
+            deferredCommits.append((block, certificate))
         case .enterEpoch(let epoch, let validators):
+            // Who may connect is read from committed state, so the epoch's last block is written first.
+            writeDeferredCommits()
             self.validators = validators
             logger.notice(
                 "entered epoch",
@@ -741,7 +781,7 @@ public actor NodeEngine: NodeService {
             (core, validators) = try Self.makeCore(
                 executor: executor, genesis: genesis, genesisBlock: genesisBlock, validators: genesisValidators,
                 key: key,
-                settings: settings, safety: safety)
+                settings: settings, safety: journal)
             core.restoreEpochChangeProofs(journal.epochChanges())
             announcePeerKeys()
         } catch {
@@ -1004,4 +1044,14 @@ final class PreverifyRoleCache: Sendable {
 
     /// Forgets every role (a block committed, which may have changed some).
     func removeAll() { roles.withLockedValue { $0.removeAll(keepingCapacity: true) } }
+}
+
+extension ConsensusAction {
+    /// The action hands a message to peers (or to this node).
+    fileprivate var sendsMessage: Bool {
+        switch self {
+        case .send, .broadcast: true
+        default: false
+        }
+    }
 }

@@ -102,7 +102,6 @@ public struct NodeRuntime: Sendable {
         } catch {
             throw NodeStartError.state("\(dataPath): \(error)")
         }
-        let safety = LevelDBSafetyStateStore(database: database)
 
         let genesis = setup.genesis
         let mempoolConfiguration: MempoolConfiguration
@@ -132,7 +131,7 @@ public struct NodeRuntime: Sendable {
         defer { engineGroup.shutdownGracefully { _ in } }
         let engineLoop = engineGroup.next()
         let engine = try NodeEngine(
-            genesis: genesis, key: setup.key, store: store, safety: safety, settings: settings, logger: nodeLogger,
+            genesis: genesis, key: setup.key, store: store, settings: settings, logger: nodeLogger,
             eventLoop: engineLoop)
 
         // Who may connect follows governance: the engine announces the set at start and whenever it changes.

@@ -23,6 +23,9 @@ public enum StorageKeyspace {
     public static let safetyPrefix = Array("safety/".utf8)
     /// `safety/state` → canonical `SafetyState` (Consensus), written synced before any signature leaves the node.
     public static let safetyStateKey = safetyPrefix + Array("state".utf8)
+    /// `safety/in-journal` → the name of the file that keeps the safety state instead (UTF-8). Written once, after
+    /// the state first reached that file: from then on a node refuses to start when the file holds no state.
+    public static let safetyInJournalKey = safetyPrefix + Array("in-journal".utf8)
 
     /// The namespaces the ``BlockStore`` alone writes; extra writes in an append may not touch them.
     public static let blockStoreNamespaces = [blockPrefix, certificatePrefix, blockIDPrefix, chainPrefix]

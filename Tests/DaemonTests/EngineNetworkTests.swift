@@ -55,7 +55,7 @@ final class EngineCluster: @unchecked Sendable {
         logger.logLevel = .critical
         return try NodeEngine(
             genesis: fixture.genesis, key: fixture.validatorKeys[index], store: store,
-            safety: LevelDBSafetyStateStore(database: database), settings: settings, logger: logger,
+            settings: settings, logger: logger,
             eventLoop: Self.loop())
     }
 

@@ -177,7 +177,11 @@ struct PipelineBench: ParsableCommand {
             let proposal = Proposal(block: block, timeoutCertificate: nil, signature: signature)
             return (proposal, NodeMessage.consensus(.proposal(proposal)).canonicalBytes)
         }
-        try stages.time(\.leaderJournal) { try leader.journal.record(proposal) }
+        // In a node the safety state stored for the vote makes the record durable, with one data sync.
+        try stages.time(\.leaderJournal) {
+            try leader.journal.record(proposal)
+            try leader.journal.sync()
+        }
 
         // Follower: decode the proposal, pre-check its transactions (cache hits), journal it, execute it.
         let proposed = try stages.time(\.proposalDecode) {
@@ -190,7 +194,10 @@ struct PipelineBench: ParsableCommand {
             }
             return received
         }
-        try stages.time(\.followerJournal) { try follower.journal.record(proposed) }
+        try stages.time(\.followerJournal) {
+            try follower.journal.record(proposed)
+            try follower.journal.sync()
+        }
         try stages.time(\.execute) { _ = try follower.executor.execute(proposed.block) }
 
         // Both commit with the certificate and drop the block's transactions from their mempools.
