@@ -212,14 +212,7 @@ struct JournalSafetyStateTests {
         let directory = TemporaryDirectory()
         let path = directory.path + "/ledger-proposals.journal"
         let proposals = [proposal(round: 1), proposal(round: 2)]
-        var bytes = Array("ENSJRNL1".utf8)
-        for proposal in proposals {
-            let payload = ConsensusMessage.proposal(proposal).canonicalBytes
-            let length = UInt32(payload.count)
-            bytes += [UInt8(length >> 24), UInt8(length >> 16 & 0xff), UInt8(length >> 8 & 0xff), UInt8(length & 0xff)]
-            bytes += SHA256.hash(payload).bytes + payload
-        }
-        try Data(bytes).write(to: URL(fileURLWithPath: path))
+        try writeProposalsOnlyFile(at: path, proposals)
         do {
             let (_, journal) = try open(directory)
             #expect(journal.proposals(above: 0) == proposals)
@@ -230,6 +223,18 @@ struct JournalSafetyStateTests {
         let (_, journal) = try open(directory)
         #expect(journal.proposals(above: 0) == proposals)
         #expect(try journal.load() == state(votedIn: 3))
+    }
+
+    /// A journal file in the format before the safety state (`ENSJRNL1`): every record a bare proposal.
+    func writeProposalsOnlyFile(at path: String, _ proposals: [Proposal]) throws {
+        var bytes = Array("ENSJRNL1".utf8)
+        for proposal in proposals {
+            let payload = ConsensusMessage.proposal(proposal).canonicalBytes
+            let length = UInt32(payload.count)
+            bytes += [UInt8(length >> 24), UInt8(length >> 16 & 0xff), UInt8(length >> 8 & 0xff), UInt8(length & 0xff)]
+            bytes += SHA256.hash(payload).bytes + payload
+        }
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
     }
 
     /// A journal file holding one whole record of `type` with `body`.
@@ -372,12 +377,7 @@ struct JournalSafetyStateTests {
         let directory = TemporaryDirectory()
         let path = directory.path + "/ledger-proposals.journal"
         let kept = proposal(round: 4)
-        let payload = ConsensusMessage.proposal(kept).canonicalBytes
-        let length = UInt32(payload.count)
-        var bytes = Array("ENSJRNL1".utf8)
-        bytes += [UInt8(length >> 24), UInt8(length >> 16 & 0xff), UInt8(length >> 8 & 0xff), UInt8(length & 0xff)]
-        bytes += SHA256.hash(payload).bytes + payload
-        try Data(bytes).write(to: URL(fileURLWithPath: path))
+        try writeProposalsOnlyFile(at: path, [kept])
         do {
             let database = try LevelDB(path: directory.path + "/ledger")
             try LevelDBSafetyStateStore(database: database).store(state(votedIn: 4))
