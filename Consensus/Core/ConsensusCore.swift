@@ -354,7 +354,13 @@ public final class ConsensusCore {
                     reason: "certificate is for round \(block.justify.round), no timeout certificate")
             }
         }
-        guard header.round >= currentRound else { throw .staleRound(received: header.round, current: currentRound) }
+        // A proposal for a round this node has left is still kept when its block is wanted: a certificate for it
+        // (or for a child) came first, as happens when a busy node reads the votes or the next proposal before
+        // this one. Dropping it would leave the next leader without a parent to build on until the round timed out.
+        let isLate = header.round < currentRound
+        guard !isLate || wantedBlocks[block.id] != nil else {
+            throw .staleRound(received: header.round, current: currentRound)
+        }
         let signed = SignedProposalHeader(header: header, signature: proposal.signature)
         if let earlier = proposalsSeen[header.round]?[header.proposer] {
             if earlier.header.id == block.id {
@@ -373,6 +379,18 @@ public final class ConsensusCore {
         proposalsSeen[header.round, default: [:]][header.proposer] = signed
         process(block.justify, &out)
         if let tc = proposal.timeoutCertificate { process(tc, &out) }
+        if isLate {
+            // Kept for the chain, never voted for: its round is over.
+            guard header.epoch == epoch else { return }
+            guard blocks[header.parentID] != nil else {
+                pendingProposals[header.parentID] = proposal
+                request(header.parentID, height: header.height - 1, from: sender, &out)
+                return
+            }
+            insert(block, &out)
+            retryPending(&out)
+            return
+        }
         guard header.round == currentRound, header.epoch == epoch else { return }
         guard blocks[header.parentID] != nil else {
             pendingProposals[header.parentID] = proposal

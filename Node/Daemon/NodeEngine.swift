@@ -34,8 +34,10 @@ public struct EngineSettings: Sendable {
     /// How often the runtime flushes buffered transaction gossip (``NodeEngine/flushGossip()``).
     public var gossipInterval: Duration = .milliseconds(50)
     /// How long a leader with nothing to propose and nothing in flight waits for a transaction before it
-    /// proposes an empty block. It must stay well below the round timeout.
-    public var idleProposalDelay: Duration = .milliseconds(500)
+    /// proposes an empty block; at most a third of the round timeout. On an idle chain two leaders in a row wait,
+    /// and the first leaves its round only when the second's proposal brings the certificate: at half the timeout
+    /// each, every leader timed out its own round.
+    public var idleProposalDelay: Duration = .milliseconds(300)
     /// How long a leader that was waiting for transactions gathers more after the first one arrives before it
     /// proposes. Without it every admission became its own block (and its own synced writes), which held a
     /// one-validator chain to a few hundred transactions per second. A full block's worth proposes at once.
@@ -385,6 +387,13 @@ public actor NodeEngine: NodeService {
         // A later setTimer replaced this one, even if it was for the same round.
         guard !stopped, generation == timerGeneration else { return }
         consensusTimeouts += 1
+        // Rare on a healthy chain; each one costs a round and doubles the next timeout, so an operator sees why.
+        logger.notice(
+            "round timed out",
+            metadata: [
+                "epoch": "\(epoch)", "round": "\(round)", "leader": "\(core.leader(of: round).keyID)",
+                "height": "\(executor.committedHeader.height)",
+            ])
         run(.timerFired(epoch: epoch, round: round))
     }
 
@@ -459,6 +468,9 @@ public actor NodeEngine: NodeService {
             }
             queue.append(.message(message, from: me))
         case .setTimer(let epoch, let round, let milliseconds):
+            logger.debug(
+                "entered round",
+                metadata: ["epoch": "\(epoch)", "round": "\(round)", "timeoutMs": "\(milliseconds)"])
             timer?.cancel()
             timerGeneration += 1
             let generation = timerGeneration
@@ -470,8 +482,10 @@ public actor NodeEngine: NodeService {
             // a lone validator would otherwise propose, certify and commit in this step for ever.
             writeDeferredCommits()
             if shouldWaitForTransactions(request) {
+                logger.debug("proposal waits for transactions", metadata: ["round": "\(request.round)"])
                 deferPayload(request)
             } else if let wait = pacingDelay(request) {
+                logger.debug("proposal paced", metadata: ["round": "\(request.round)", "wait": "\(wait)"])
                 pacePayload(request, for: wait)
             } else {
                 queue.append(.payloadReady(buildBlock(request)))
@@ -539,9 +553,9 @@ public actor NodeEngine: NodeService {
 
     private func deferPayload(_ request: PayloadRequest) {
         deferredPayload = request
-        // Well inside the round timeout, whatever the configuration says.
-        let halfTimeout = Duration.milliseconds(Int64(settings.consensus.baseTimeoutMilliseconds / 2))
-        let delay = min(settings.idleProposalDelay, halfTimeout)
+        // Two of these in a row stay inside the round timeout, whatever the configuration says.
+        let thirdOfTimeout = Duration.milliseconds(Int64(settings.consensus.baseTimeoutMilliseconds / 3))
+        let delay = min(settings.idleProposalDelay, thirdOfTimeout)
         after(delay) { $0.idleDelayPassed(request) }
     }
 
@@ -614,6 +628,15 @@ public actor NodeEngine: NodeService {
     private var fullBlock: Int { Int(min(parameters.maxBlockTransactions, UInt64(LedgerLimits.blockTransactions))) }
 
     private func buildBlock(_ request: PayloadRequest) -> Block {
+        let started = ContinuousClock.now
+        defer {
+            logger.debug(
+                "built a proposal",
+                metadata: [
+                    "round": "\(request.round)", "height": "\(request.parent.height + 1)",
+                    "elapsed": "\(ContinuousClock.now - started)",
+                ])
+        }
         let parentID = request.parent.id
         var transactions: [Transaction] = []
         if !request.mustBeEmpty {

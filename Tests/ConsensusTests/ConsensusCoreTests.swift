@@ -164,12 +164,53 @@ import Testing
         #expect(core.safetyState.lastVotedRound == 1)
     }
 
-    @Test func rejectsStaleRoundProposal() throws {
+    @Test func rejectsStaleRoundProposalNothingNeeds() throws {
+        let core = try started(0)
+        // Rounds 1 and 2 timed out; the round-3 leader extends genesis. Nothing certifies or builds on b1.
+        let b3 = f.block(parent: f.genesis.header, justify: f.genesisQC, round: 3)
+        let proposal = f.proposal(b3, tc: f.tc(round: 2, highQC: f.genesisQC))
+        #expect(core.handle(.message(.proposal(proposal), from: b3.header.proposer)).rejection == nil)
+        #expect(core.currentRound == 3)
+        let step = core.handle(.message(.proposal(f.proposal(b1)), from: f.keys[1].publicKey))
+        #expect(step.rejection == .staleRound(received: 1, current: 3))
+        #expect(step.executedBlocks.isEmpty)
+    }
+
+    @Test func leaderThatCertifiedABlockBeforeItsProposalArrivedProposesOnIt() throws {
+        let core = try started(2)  // leader of round 2
+        for voter in [0, 1, 3] {
+            let step = core.handle(.message(.vote(f.vote(b1, by: voter)), from: f.keys[voter].publicKey))
+            #expect(step.rejection == nil)
+            #expect(step.payloadRequests.isEmpty, "b1 is certified but unknown: nothing to build on yet")
+        }
+        #expect(core.currentRound == 2)
+        // The proposal of round 1 comes after the round: its block is kept, executed and built on, not voted for.
+        let late = core.handle(.message(.proposal(f.proposal(b1)), from: f.keys[1].publicKey))
+        #expect(late.rejection == nil)
+        #expect(late.executedBlocks == [b1])
+        #expect(late.payloadRequests.map(\.parent) == [b1.header])
+        #expect(late.payloadRequests.map(\.round) == [2])
+        let executed = core.handle(.executed(blockID: b1.id, .valid(nextValidators: nil)))
+        #expect(executed.sentMessages.isEmpty)
+        #expect(core.safetyState.lastVotedRound == 0)
+    }
+
+    @Test func proposalOvertakenByItsChildJoinsTheChainWhenItsParentArrives() throws {
         let core = try started(0)
         let b2 = f.block(parent: b1.header, justify: f.qc(b1), round: 2)
-        _ = core.handle(.message(.proposal(f.proposal(b2)), from: f.keys[2].publicKey))
-        let step = core.handle(.message(.proposal(f.proposal(b1)), from: f.keys[1].publicKey))
-        #expect(step.rejection == .staleRound(received: 1, current: 2))
+        let b3 = f.block(parent: b2.header, justify: f.qc(b2), round: 3)
+        // b2 waits for b1; b3, read before b1 came back, certifies b2 and moves this node to round 3.
+        _ = core.handle(.message(.proposal(f.proposal(b2)), from: b2.header.proposer))
+        _ = core.handle(.message(.proposal(f.proposal(b3)), from: b3.header.proposer))
+        #expect(core.currentRound == 3)
+        let response = core.handle(.message(.blockResponse([b1]), from: b2.header.proposer))
+        #expect(response.rejection == nil)
+        #expect(response.executedBlocks == [b1, b2, b3], "no second request for b2")
+        for block in [b1, b2] { _ = core.handle(.executed(blockID: block.id, .valid(nextValidators: nil))) }
+        // Validator 0 leads round 4, so it keeps its vote for b3 itself.
+        #expect(core.handle(.executed(blockID: b3.id, .valid(nextValidators: nil))).rejection == nil)
+        #expect(core.safetyState.lastVotedRound == 3)
+        #expect(core.lastCommitted == b1)
     }
 
     @Test func equivocatingProposalsProduceVerifiableEvidence() throws {

@@ -113,6 +113,13 @@ extension ConsensusStep {
         }
     }
 
+    var payloadRequests: [PayloadRequest] {
+        actions.compactMap {
+            if case .requestPayload(let r) = $0 { return r }
+            return nil
+        }
+    }
+
     var evidence: [EquivocationEvidence] {
         actions.compactMap {
             if case .reportEvidence(let e) = $0 { return e }
