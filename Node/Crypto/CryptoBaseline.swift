@@ -105,6 +105,14 @@ public struct Ed25519VerificationBound: Sendable, CustomStringConvertible {
         "Ed25519 verification bound: \(Int(perCore))/s on one core, \(Int(allCores))/s on \(cores) cores"
     }
 
+    /// The mean of this bound and `other`, measured at another moment of the same run: on a shared machine either
+    /// alone can be off by a quarter.
+    public func averaged(with other: Ed25519VerificationBound) -> Ed25519VerificationBound {
+        Ed25519VerificationBound(
+            perCore: (perCore + other.perCore) / 2, allCores: (allCores + other.allCores) / 2,
+            cores: max(cores, other.cores))
+    }
+
     /// Signed messages prepared once and shared read-only by every thread.
     private struct Workload: Sendable {
         let items: [(publicKey: [UInt8], message: [UInt8], signature: [UInt8])]
