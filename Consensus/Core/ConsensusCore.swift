@@ -13,16 +13,22 @@ public struct ConsensusConfiguration: Hashable, Sendable {
     /// About the most bytes of blocks one answer to a block request carries; the first block always goes. A node
     /// sets it below its transport's frame limit, which drops larger messages whole.
     public var maxResponseBytes: Int
+    /// About the most bytes of committed blocks kept in memory below the last committed one, besides the
+    /// ``ConsensusLimits/retainedCommittedBlocks`` count; the last committed block always stays. They only answer
+    /// block requests of peers slightly behind; a node serves older blocks from its store. Counted with
+    /// ``approximateEncodedSize(of:)``; in memory a block takes about twice that.
+    public var retainedCommittedBytes: Int
 
     /// Creates a configuration.
     public init(
         chainID: String, baseTimeoutMilliseconds: UInt64 = 1000, maxBackoffExponent: UInt64 = 6,
-        maxResponseBytes: Int = 2 << 20
+        maxResponseBytes: Int = 2 << 20, retainedCommittedBytes: Int = 8 << 20
     ) {
         self.chainID = chainID
         self.baseTimeoutMilliseconds = baseTimeoutMilliseconds
         self.maxBackoffExponent = maxBackoffExponent
         self.maxResponseBytes = maxResponseBytes
+        self.retainedCommittedBytes = retainedCommittedBytes
     }
 }
 
@@ -60,6 +66,11 @@ public final class ConsensusCore {
     private var committedIDs: Set<Digest> = []
     /// Blocks, outcomes and certificates below this height were dropped (see ``ConsensusLimits/retainedCommittedBlocks``).
     private var prunedBelowHeight: UInt64 = 0
+    /// The approximate size of each committed block still held, oldest first, and their sum: see
+    /// ``ConsensusConfiguration/retainedCommittedBytes``.
+    private var committedSizes: [(height: UInt64, bytes: Int)] = []
+    private var committedSizesStart = 0
+    private var committedBytes = 0
     private var pendingProposals: [Digest: Proposal] = [:]
     /// Blocks this node asked for or waits for, with the round it was in then (old entries are dropped).
     private var wantedBlocks: [Digest: UInt64] = [:]
@@ -654,6 +665,9 @@ public final class ConsensusCore {
             let certificate = certificates[block.id] ?? qc
             lastCommitted = block
             committedIDs.insert(block.id)
+            let size = Self.approximateEncodedSize(of: block)
+            committedSizes.append((block.header.height, size))
+            committedBytes += size
             verifiedCertificates = verifiedCertificates.filter { $0.round >= block.header.round }
             out.append(.commit(block, certificate: certificate))
             if block.header.epoch == epoch, let hash = block.header.nextValidatorSetHash, let next, next.hash == hash {
@@ -724,6 +738,7 @@ public final class ConsensusCore {
             "blocks": blocks.count, "executed": executed.count, "certificates": certificates.count,
             "verifiedCertificates": verifiedCertificates.count, "committedIDs": committedIDs.count,
             "pendingProposals": pendingProposals.count, "wantedBlocks": wantedBlocks.count,
+            "committedSizes": committedSizes.count - committedSizesStart,
             "orphanSegments": orphanSegments.count, "epochProofs": epochProofs.count, "votes": votes.count,
             "timeouts": timeouts.count, "proposalsSeen": proposalsSeen.count,
         ]
@@ -732,14 +747,36 @@ public final class ConsensusCore {
     /// Heights committed between two pruning passes, so a pass (a scan of the tables) runs once per batch.
     private static let pruneBatch: UInt64 = 32
 
-    /// Drops blocks more than ``ConsensusLimits/retainedCommittedBlocks`` below the last committed one, with their
-    /// outcomes and certificates, and requests and proofs that can no longer be used.
+    /// Drops blocks more than ``ConsensusLimits/retainedCommittedBlocks`` below the last committed one, or older
+    /// than the newest ``ConsensusConfiguration/retainedCommittedBytes`` of committed blocks, with their outcomes
+    /// and certificates, and requests and proofs that can no longer be used.
     private func pruneIfDue() {
         let height = lastCommitted.header.height
         let retained = ConsensusLimits.retainedCommittedBlocks
-        guard height > retained, height - retained >= prunedBelowHeight + Self.pruneBatch else { return }
-        let floor = height - retained
+        var floor = height > retained ? height - retained : 0
+        // Past the byte budget by a quarter (so a pass does not run on every commit), drop down to the budget.
+        let budget = configuration.retainedCommittedBytes
+        var overBudget = false
+        if committedBytes > budget + budget / 4 {
+            overBudget = true
+            var bytes = committedBytes
+            var index = committedSizesStart
+            while bytes > budget, index < committedSizes.count - 1 {
+                bytes -= committedSizes[index].bytes
+                index += 1
+            }
+            floor = max(floor, committedSizes[index].height)
+        }
+        guard floor > prunedBelowHeight, overBudget || floor >= prunedBelowHeight + Self.pruneBatch else { return }
         prunedBelowHeight = floor
+        while committedSizesStart < committedSizes.count, committedSizes[committedSizesStart].height < floor {
+            committedBytes -= committedSizes[committedSizesStart].bytes
+            committedSizesStart += 1
+        }
+        if committedSizesStart > 64, committedSizesStart * 2 > committedSizes.count {
+            committedSizes.removeFirst(committedSizesStart)
+            committedSizesStart = 0
+        }
         for (id, block) in blocks where block.header.height < floor {
             blocks.removeValue(forKey: id)
             executed.removeValue(forKey: id)

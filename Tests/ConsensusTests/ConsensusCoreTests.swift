@@ -398,6 +398,45 @@ import Testing
         #expect(response.actions == [.send(.blockResponse(expected), to: f.keys[1].publicKey)])
     }
 
+    @Test func committedBlocksPastTheByteBudgetLeaveMemory() throws {
+        // Blocks of this fixture carry no transactions: about 1.4 kB each by the core's estimate.
+        var small = ConsensusConfiguration(chainID: Fixture.chainID)
+        small.retainedCommittedBytes = 5_000
+        var cores = [try f.core(for: 0, configuration: small), try f.core(for: 0)]
+        var chain = [b1]
+        for round in UInt64(2)...20 {
+            chain.append(
+                f.block(parent: chain[chain.count - 1].header, justify: f.qc(chain[chain.count - 1]), round: round))
+        }
+        for core in cores {
+            _ = core.handle(.start)
+            for block in chain {
+                _ = core.handle(.message(.proposal(f.proposal(block)), from: block.header.proposer))
+                _ = core.handle(.executed(blockID: block.id, .valid(nextValidators: nil)))
+            }
+            #expect(core.lastCommitted == chain[17])
+        }
+        let (budgeted, unbudgeted) = (cores.removeFirst(), cores.removeFirst())
+        #expect(unbudgeted.retainedBlockCount == 21, "genesis and all 20 blocks, under the count limit")
+        // Committed blocks within the budget and its quarter of slack (4 of them), and the two uncommitted ones.
+        #expect(budgeted.retainedBlockCount <= 6)
+        #expect(budgeted.retainedEntryCounts["committedSizes"] == budgeted.retainedBlockCount - 2)
+        func answer(_ core: ConsensusCore, for block: Block) -> [Block]? {
+            let step = core.handle(
+                .message(.blockRequest(BlockRequest(blockID: block.id, count: 64)), from: f.keys[1].publicKey))
+            for (message, _) in step.sentMessages {
+                if case .blockResponse(let blocks) = message { return blocks }
+            }
+            return nil
+        }
+        // The newest committed block is still served, down to the oldest one kept; an old one no longer is.
+        let served = try #require(answer(budgeted, for: chain[17]))
+        #expect(served.first == chain[17])
+        #expect(served.count == budgeted.retainedBlockCount - 2)
+        #expect(answer(budgeted, for: chain[3]) == nil)
+        #expect(answer(unbudgeted, for: chain[3])?.count == 5, "blocks 4 to 1 and genesis")
+    }
+
     @Test func hostileRoundsAndCountsNeverTrap() throws {
         let core = try f.core(for: 0)
         #expect(core.handle(.timerFired(epoch: 0, round: 0)).actions.isEmpty, "a timer before start does nothing")
