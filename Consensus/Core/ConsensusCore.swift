@@ -390,22 +390,16 @@ public final class ConsensusCore {
         proposalsSeen[header.round, default: [:]][header.proposer] = signed
         process(block.justify, &out)
         if let tc = proposal.timeoutCertificate { process(tc, &out) }
-        if isLate {
-            // Kept for the chain, never voted for: its round is over.
-            guard header.epoch == epoch else { return }
-            guard blocks[header.parentID] != nil else {
-                pendingProposals[header.parentID] = proposal
-                request(header.parentID, height: header.height - 1, from: sender, &out)
-                return
-            }
-            insert(block, &out)
-            retryPending(&out)
-            return
-        }
-        guard header.round == currentRound, header.epoch == epoch else { return }
+        guard isLate || header.round == currentRound, header.epoch == epoch else { return }
         guard blocks[header.parentID] != nil else {
             pendingProposals[header.parentID] = proposal
             request(header.parentID, height: header.height - 1, from: sender, &out)
+            return
+        }
+        if isLate {
+            // Kept for the chain, never voted for: its round is over.
+            insert(block, &out)
+            retryPending(&out)
             return
         }
         votableProposal = proposal
