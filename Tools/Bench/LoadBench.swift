@@ -23,7 +23,9 @@ struct LoadBench: ParsableCommand {
             per request, or with --batch N up to N per POST /v1/transactions/batch. Commits are seen on one node: its \
             block stream (GET /v1/events/blocks) says when each block commits and GET /v1/blocks/{height} gives its \
             transactions (polled every 10 ms while the stream is down); latency runs from the first submission of a \
-            transaction to the moment the node announces the block that holds it. Every validator verifies every transaction once and the nodes share this \
+            transaction to the moment the node announces the block that holds it, and is split into the wait for \
+            the node's answer, the wait until the block was proposed (its header time: the nodes share this \
+            machine's clock) and the rest. Every validator verifies every transaction once and the nodes share this \
             machine's cores, so the bound is the all-core verification rate divided by the number of validators, \
             measured before the load and again after it (the ratio uses the mean of both). \
             Targets: committed >= 0.5 x bound, p99 <= 1 s, peak RSS <= 200 MB per node.
@@ -763,6 +765,24 @@ extension LoadPlan {
 }
 
 /// What the load measured.
+/// The commit latency of the window's committed transactions in three parts, in seconds: until the node answered
+/// the submission (it was admitted), until the block that holds it was proposed (its header time, from the
+/// proposer's clock, which on a local testnet is this machine's), and from the proposal until the followed node
+/// announced the commit. The last two add up to the latency.
+struct LatencySplit: Sendable {
+    var answered: [Double] = []
+    var proposed: [Double] = []
+    var afterProposal: [Double] = []
+
+    /// The `q` quantile of `samples` (nearest rank), nil when there are none.
+    static func quantile(_ samples: [Double], _ q: Double) -> Double? {
+        guard !samples.isEmpty else { return nil }
+        let sorted = samples.sorted()
+        let rank = Int((q * Double(sorted.count)).rounded(.up))
+        return sorted[min(max(rank, 1), sorted.count) - 1]
+    }
+}
+
 struct LoadOutcome: Sendable {
     /// Transactions first submitted inside the window.
     var submittedInWindow = 0
@@ -785,6 +805,8 @@ struct LoadOutcome: Sendable {
     var blockTransactionsInWindow = 0
     /// Commit latency in seconds of each transaction submitted in the window that committed.
     var latencies: [Double] = []
+    /// Where that latency went, for the same transactions.
+    var split = LatencySplit()
     /// Transactions submitted in the window that were not seen committed before the drain ended.
     var uncommitted = 0
     /// Submissions the schedule asked for but no signer (window full) or connection (pipeline full) could take.
@@ -808,6 +830,10 @@ struct LoadOutcome: Sendable {
 final class LoadDriver {
     private struct Pending {
         var firstSubmitted: NIODeadline
+        /// The same moment by the wall clock, which block times (the proposer's clock) are comparable with.
+        var firstSubmittedWall: Double
+        /// Seconds from the first submission to the answer that admitted it.
+        var answered: Double?
         var signer: Int
         var inWindow: Bool
         var bytes: [UInt8]
@@ -970,7 +996,9 @@ final class LoadDriver {
                 outcome.submittedInWindow += 1
                 inWindowOutstanding += 1
             }
-            pending[id] = Pending(firstSubmitted: now, signer: signer, inWindow: inWindow, bytes: bytes, attempts: 1)
+            pending[id] = Pending(
+                firstSubmitted: now, firstSubmittedWall: Date().timeIntervalSince1970, signer: signer,
+                inWindow: inWindow, bytes: bytes, attempts: 1)
             if let connection {
                 send(id: id, bytes: bytes, over: connection)
             } else {
@@ -1027,6 +1055,7 @@ final class LoadDriver {
                 guard !finished, pending[id] != nil else { continue }
                 if item.status == "pending" || item.status == "committed" {
                     outcome.accepted += 1
+                    answered(id)
                 } else {
                     refused(id: id, code: item.code ?? "rejected", retryAfter: 1)
                 }
@@ -1081,12 +1110,19 @@ final class LoadDriver {
         switch result {
         case .success(let response) where response.status == 200 || response.status == 202:
             outcome.accepted += 1
+            answered(id)
         case .success(let response):
             refused(
                 id: id, code: Self.problemCode(response), retryAfter: min(max(response.retryAfterSeconds ?? 1, 1), 10))
         case .failure:
             refused(id: id, code: "connection", retryAfter: 1)
         }
+    }
+
+    /// Notes when the submission of `id` was admitted, from its first submission.
+    private func answered(_ id: String) {
+        guard let entry = pending[id], entry.answered == nil else { return }
+        pending[id]?.answered = Self.seconds(NIODeadline.now() - entry.firstSubmitted)
     }
 
     /// A refusal with `code`: retried alone after `retryAfter` seconds when it says "later", else the end of its
@@ -1140,6 +1176,8 @@ final class LoadDriver {
     private struct BlockDocument: Decodable {
         var height: UInt64
         var transactions: [String]
+        /// Milliseconds since the epoch, from the proposer's clock.
+        var timestamp: UInt64
     }
 
     /// Opens the followed node's block stream; while it is down, blocks are polled instead.
@@ -1226,7 +1264,13 @@ final class LoadDriver {
             signers[entry.signer].outstanding -= 1
             if entry.inWindow {
                 inWindowOutstanding -= 1
-                outcome.latencies.append(Self.seconds(now - entry.firstSubmitted))
+                let latency = Self.seconds(now - entry.firstSubmitted)
+                outcome.latencies.append(latency)
+                // The testnet's nodes share this machine's clock, so the block's time places its proposal.
+                let proposed = min(max(Double(block.timestamp) / 1000 - entry.firstSubmittedWall, 0), latency)
+                outcome.split.proposed.append(proposed)
+                outcome.split.afterProposal.append(latency - proposed)
+                if let answered = entry.answered { outcome.split.answered.append(answered) }
             }
         }
         outcome.lastHeight = block.height
@@ -1287,10 +1331,7 @@ struct LoadReport {
 
     /// Latency at quantile `q`; transactions that never committed count as infinitely late.
     func latency(_ q: Double) -> Double? {
-        let samples = outcome.latencies.sorted() + Array(repeating: .infinity, count: outcome.uncommitted)
-        guard !samples.isEmpty else { return nil }
-        let rank = Int((q * Double(samples.count)).rounded(.up))
-        return samples[min(max(rank, 1), samples.count) - 1]
+        LatencySplit.quantile(outcome.latencies + Array(repeating: .infinity, count: outcome.uncommitted), q)
     }
 
     /// The most tx/s the signers can carry: each keeps at most ``LoadPlan/signerWindow`` transactions uncommitted,
@@ -1374,6 +1415,13 @@ struct LoadReport {
             "commit latency: p50 \(Self.formatSeconds(latency(0.5))), p99 \(Self.formatSeconds(latency(0.99))) over "
                 + "\(outcome.latencies.count) transactions, \(outcome.uncommitted) not committed "
                 + "\(Self.format(outcome.drainSeconds)) s after the window: target p99 <= 1 s \(verdict(latencyMet))")
+        func parts(_ samples: [Double]) -> String {
+            "p50 \(Self.formatSeconds(LatencySplit.quantile(samples, 0.5))), "
+                + "p99 \(Self.formatSeconds(LatencySplit.quantile(samples, 0.99)))"
+        }
+        lines.append(
+            "latency split: answered \(parts(outcome.split.answered)); proposed (block time) "
+                + "\(parts(outcome.split.proposed)); proposal to commit seen \(parts(outcome.split.afterProposal))")
         let peaks = memory.map { name, result in
             switch result {
             case .success(let bytes): "\(name) \(Self.format(Double(bytes) / 1e6)) MB"
@@ -1419,6 +1467,19 @@ struct LoadReport {
             var uncommitted: Int
             var drainSeconds: Double
         }
+        struct Quantiles: Encodable {
+            var p50: Double?
+            var p99: Double?
+            init(_ samples: [Double]) {
+                p50 = LatencySplit.quantile(samples, 0.5)
+                p99 = LatencySplit.quantile(samples, 0.99)
+            }
+        }
+        struct Split: Encodable {
+            var answered: Quantiles
+            var proposed: Quantiles
+            var afterProposal: Quantiles
+        }
         struct Target: Encodable {
             var limit: Double
             var met: Bool
@@ -1449,6 +1510,7 @@ struct LoadReport {
         var lastHeight: UInt64
         var followErrors: Int
         var latency: Latency
+        var latencySplit: Split
         var peakRSSBytes: [String: Int?]
         var nodeCPUCores: [String: Double?]?
         var benchCPUCores: Double?
@@ -1485,6 +1547,9 @@ struct LoadReport {
             latency: .init(
                 p50: finite(latency(0.5)), p99: finite(latency(0.99)), samples: outcome.latencies.count,
                 uncommitted: outcome.uncommitted, drainSeconds: outcome.drainSeconds),
+            latencySplit: .init(
+                answered: .init(outcome.split.answered), proposed: .init(outcome.split.proposed),
+                afterProposal: .init(outcome.split.afterProposal)),
             peakRSSBytes: peaks,
             nodeCPUCores: cpu.map { cpu in
                 Dictionary(uniqueKeysWithValues: zip(plan.nodes.map(\.name), cpu.nodeCores.map { finite($0) }))
