@@ -764,7 +764,6 @@ extension LoadPlan {
     }
 }
 
-/// What the load measured.
 /// The commit latency of the window's committed transactions in three parts, in seconds: until the node answered
 /// the submission (it was admitted), until the block that holds it was proposed (its header time, from the
 /// proposer's clock, which on a local testnet is this machine's), and from the proposal until the followed node
@@ -783,6 +782,7 @@ struct LatencySplit: Sendable {
     }
 }
 
+/// What the load measured.
 struct LoadOutcome: Sendable {
     /// Transactions first submitted inside the window.
     var submittedInWindow = 0
