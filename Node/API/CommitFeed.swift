@@ -27,6 +27,38 @@ public enum CommitSignal: Sendable, Equatable {
     case heartbeat
 }
 
+/// Observations in seconds counted into fixed buckets: a Prometheus histogram's state.
+public struct SecondsHistogram: Sendable, Equatable {
+    /// Upper bounds of the buckets, ascending; +Inf is implied.
+    public let bounds: [Double]
+    /// Per bucket, how many observations were at most its bound and above the one before (not cumulative).
+    public private(set) var counts: [UInt64]
+    /// Observations above the largest bound.
+    public private(set) var overflow: UInt64 = 0
+    /// Sum of every observation.
+    public private(set) var sum: Double = 0
+
+    /// An empty histogram over `bounds`.
+    public init(bounds: [Double]) {
+        self.bounds = bounds
+        counts = Array(repeating: 0, count: bounds.count)
+    }
+
+    /// Every observation.
+    public var count: UInt64 { counts.reduce(overflow, +) }
+
+    /// Counts `seconds` (a negative value counts as 0).
+    public mutating func record(_ seconds: Double) {
+        let value = max(0, seconds)
+        sum += value
+        if let bucket = bounds.firstIndex(where: { value <= $0 }) {
+            counts[bucket] += 1
+        } else {
+            overflow += 1
+        }
+    }
+}
+
 /// Counts of everything the feed was told since the process started, for `/metrics`.
 public struct CommitCounters: Sendable, Equatable {
     /// Upper bounds (seconds) of the commit-latency histogram's buckets; +Inf is implied.
@@ -38,12 +70,14 @@ public struct CommitCounters: Sendable, Equatable {
     public var transactions: UInt64 = 0
     /// Transactions that committed with a failure receipt.
     public var failedTransactions: UInt64 = 0
+    /// Seconds from each block's proposal (its header time) to its commit here.
+    public private(set) var commitSeconds = SecondsHistogram(bounds: CommitCounters.commitSecondsBuckets)
     /// Per bucket of ``commitSecondsBuckets``, how many observations were at most its bound (not cumulative).
-    public var commitSecondsCounts: [UInt64] = Array(repeating: 0, count: CommitCounters.commitSecondsBuckets.count)
+    public var commitSecondsCounts: [UInt64] { commitSeconds.counts }
     /// Observations above the largest bound.
-    public var commitSecondsOverflow: UInt64 = 0
+    public var commitSecondsOverflow: UInt64 { commitSeconds.overflow }
     /// Sum of every observation.
-    public var commitSecondsSum: Double = 0
+    public var commitSecondsSum: Double { commitSeconds.sum }
 
     /// Creates zero counters.
     public init() {}
@@ -53,13 +87,7 @@ public struct CommitCounters: Sendable, Equatable {
         transactions += notice.header.transactionCount
         failedTransactions += UInt64(max(0, notice.failedTransactions))
         guard let seconds = notice.commitSeconds else { return }
-        let value = max(0, seconds)
-        commitSecondsSum += value
-        if let bucket = Self.commitSecondsBuckets.firstIndex(where: { value <= $0 }) {
-            commitSecondsCounts[bucket] += 1
-        } else {
-            commitSecondsOverflow += 1
-        }
+        commitSeconds.record(seconds)
     }
 }
 

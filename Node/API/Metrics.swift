@@ -35,19 +35,16 @@ struct MetricsExposition {
     }
 
     /// A histogram family: cumulative `_bucket` samples per upper bound and `+Inf`, then `_sum` and `_count`.
-    /// `counts` holds per bound how many observations fell into that bucket alone; `overflow` those above all.
-    mutating func histogram(
-        _ name: String, _ help: String, bounds: [Double], counts: [UInt64], overflow: UInt64, sum: Double
-    ) {
+    mutating func histogram(_ name: String, _ help: String, _ histogram: SecondsHistogram) {
         text += "# HELP \(name) \(Self.escapeHelp(help))\n# TYPE \(name) histogram\n"
         var cumulative: UInt64 = 0
-        for (bound, count) in zip(bounds, counts) {
+        for (bound, count) in zip(histogram.bounds, histogram.counts) {
             cumulative += count
             sample(name + "_bucket", [("le", Self.number(bound))], Double(cumulative))
         }
-        cumulative += overflow
+        cumulative += histogram.overflow
         sample(name + "_bucket", [("le", "+Inf")], Double(cumulative))
-        sample(name + "_sum", [], sum)
+        sample(name + "_sum", [], histogram.sum)
         sample(name + "_count", [], Double(cumulative))
     }
 

@@ -50,11 +50,16 @@ enum MetricsPage {
         page.counter(
             "ensure_consensus_timeouts_total", "Consensus rounds this process left because its round timer fired.",
             Double(sample.consensusTimeouts))
+        if let lag = sample.eventLoopLag {
+            page.histogram(
+                "ensure_engine_loop_lag_seconds",
+                "How late the engine's event loop ran a task scheduled every 10 ms: while consensus, admission and the peer sockets wait behind other work.",
+                lag)
+        }
         page.histogram(
             "ensure_block_commit_seconds",
             "Seconds from a block's proposal (its header time) to its commit on this node; blocks fetched while catching up are not observed.",
-            bounds: CommitCounters.commitSecondsBuckets, counts: counters.commitSecondsCounts,
-            overflow: counters.commitSecondsOverflow, sum: counters.commitSecondsSum)
+            counters.commitSeconds)
         page.gauge(
             "ensure_incident_log_size", "Leaves in the incident log at the committed tip.",
             Double(feed.tip?.incidentLogSize ?? 0))

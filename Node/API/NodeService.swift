@@ -81,10 +81,13 @@ public protocol NodeService: Sendable {
 public struct NodeMetricsSample: Sendable, Equatable {
     /// Consensus rounds this process left because its round timer fired.
     public var consensusTimeouts: UInt64
+    /// How late the engine's event loop ran its probe task (nil where there is no such loop).
+    public var eventLoopLag: SecondsHistogram?
 
     /// Creates a sample.
-    public init(consensusTimeouts: UInt64) {
+    public init(consensusTimeouts: UInt64, eventLoopLag: SecondsHistogram? = nil) {
         self.consensusTimeouts = consensusTimeouts
+        self.eventLoopLag = eventLoopLag
     }
 }
 

@@ -73,6 +73,9 @@ public actor NodeEngine: NodeService {
 
     public nonisolated var unownedExecutor: UnownedSerialExecutor { eventLoop.executor.asUnownedSerialExecutor() }
 
+    /// How late ``eventLoop`` runs, measured from ``start()`` to ``stop()`` (`/metrics`).
+    public nonisolated let loopLag: EventLoopLagProbe
+
     /// Messages for the transport, in order.
     public nonisolated let outgoing: AsyncStream<OutgoingMessage>
     private let outgoingContinuation: AsyncStream<OutgoingMessage>.Continuation
@@ -145,6 +148,7 @@ public actor NodeEngine: NodeService {
         eventLoop: (any EventLoop)? = nil
     ) throws(NodeStartError) {
         self.eventLoop = eventLoop ?? MultiThreadedEventLoopGroup.singleton.next()
+        self.loopLag = EventLoopLagProbe(loop: self.eventLoop)
         let validators: ValidatorSet
         do {
             validators = try genesis.validatorSet()
@@ -249,6 +253,7 @@ public actor NodeEngine: NodeService {
 
     /// Starts consensus: arms the first timer and, if this node leads, proposes.
     public func start() {
+        loopLag.start()
         logger.info(
             "node starting",
             metadata: [
@@ -274,6 +279,7 @@ public actor NodeEngine: NodeService {
     /// Stops timers and output; later inputs are ignored, and the event streams end.
     public func stop() {
         stopped = true
+        loopLag.stop()
         commitFeed.close()
         timer?.cancel()
         timer = nil
@@ -972,7 +978,7 @@ public actor NodeEngine: NodeService {
     }
 
     public func metricsSample() async -> NodeMetricsSample {
-        NodeMetricsSample(consensusTimeouts: consensusTimeouts)
+        NodeMetricsSample(consensusTimeouts: consensusTimeouts, eventLoopLag: loopLag.histogram)
     }
 
     public func status() async -> NodeStatus {

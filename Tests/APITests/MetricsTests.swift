@@ -124,7 +124,10 @@ struct MetricsTests {
     func format() async throws {
         let fixture = Fixture()
         let node = FakeNode(fixture: fixture)
-        await node.setSample(NodeMetricsSample(consensusTimeouts: 4))
+        var lag = SecondsHistogram(bounds: [0.01, 0.025])
+        lag.record(0.02)
+        lag.record(0.5)
+        await node.setSample(NodeMetricsSample(consensusTimeouts: 4, eventLoopLag: lag))
         let app = APIServer(node: node, host: "127.0.0.1", port: 0, logger: quietLogger()).makeApplication()
         try await app.test(.router) { client in
             let metrics = try await scrape(client)
@@ -138,6 +141,12 @@ struct MetricsTests {
             #expect(metrics.value("ensure_peers_connected") == 3)
             #expect(metrics.value("ensure_consensus_round") == 6)
             #expect(metrics.value("ensure_consensus_timeouts_total") == 4)
+            #expect(metrics.types["ensure_engine_loop_lag_seconds"] == "histogram")
+            #expect(metrics.value("ensure_engine_loop_lag_seconds_bucket", ["le": "0.01"]) == 0)
+            #expect(metrics.value("ensure_engine_loop_lag_seconds_bucket", ["le": "0.025"]) == 1)
+            #expect(metrics.value("ensure_engine_loop_lag_seconds_bucket", ["le": "+Inf"]) == 2)
+            #expect(metrics.value("ensure_engine_loop_lag_seconds_count") == 2)
+            #expect(abs((metrics.value("ensure_engine_loop_lag_seconds_sum") ?? 0) - 0.52) < 1e-9)
             #expect(metrics.value("ensure_is_validator") == 1)
             #expect(metrics.value("ensure_blocks_committed_total") == 0)
             #expect(metrics.value("ensure_block_commit_seconds_bucket", ["le": "+Inf"]) == 0)
@@ -176,6 +185,8 @@ struct MetricsTests {
             #expect(after.value("ensure_block_commit_seconds_bucket", ["le": "+Inf"]) == 1)
             #expect(after.value("ensure_block_commit_seconds_count") == 1)
             #expect(abs((after.value("ensure_block_commit_seconds_sum") ?? 0) - 0.3) < 1e-9)
+            // A node without an engine loop to probe has no lag family at all, rather than an empty one.
+            #expect(after.types["ensure_engine_loop_lag_seconds"] == nil)
             let requests = "ensure_api_requests_total"
             #expect(after.value(requests, ["route": "/v1/status", "method": "GET", "status": "200"]) == 1)
             #expect(after.value(requests, ["route": "/v1/blocks/{height}", "method": "GET", "status": "404"]) == 1)
