@@ -782,6 +782,48 @@ struct LatencySplit: Sendable {
     }
 }
 
+/// The cumulative buckets of a node's `ensure_engine_loop_lag_seconds`, as `/metrics` gives them.
+struct LoopLagHistogram: Sendable, Equatable {
+    /// (upper bound in seconds, observations at most that), ascending; the last bound is +Inf.
+    var buckets: [(bound: Double, cumulative: Double)]
+
+    static func == (lhs: LoopLagHistogram, rhs: LoopLagHistogram) -> Bool {
+        lhs.buckets.elementsEqual(rhs.buckets) { $0.bound == $1.bound && $0.cumulative == $1.cumulative }
+    }
+
+    /// The histogram in a Prometheus text page; nil when the page has none.
+    init?(metrics: String) {
+        let prefix = "ensure_engine_loop_lag_seconds_bucket{le=\""
+        var buckets: [(bound: Double, cumulative: Double)] = []
+        for line in metrics.split(separator: "\n") where line.hasPrefix(prefix) {
+            let rest = line.dropFirst(prefix.count)
+            guard let quote = rest.firstIndex(of: "\""), let space = rest.lastIndex(of: " "),
+                let count = Double(rest[rest.index(after: space)...])
+            else { return nil }
+            let label = rest[..<quote]
+            guard let bound = label == "+Inf" ? Double.infinity : Double(label) else { return nil }
+            buckets.append((bound, count))
+        }
+        guard !buckets.isEmpty else { return nil }
+        self.buckets = buckets.sorted { $0.bound < $1.bound }
+    }
+
+    init(buckets: [(bound: Double, cumulative: Double)]) { self.buckets = buckets }
+
+    /// The observations made between `earlier` and this one, bucket by bucket; nil when the bounds differ.
+    func since(_ earlier: LoopLagHistogram) -> LoopLagHistogram? {
+        guard buckets.map(\.bound) == earlier.buckets.map(\.bound) else { return nil }
+        return LoopLagHistogram(
+            buckets: zip(buckets, earlier.buckets).map { ($0.bound, max(0, $0.cumulative - $1.cumulative)) })
+    }
+
+    /// The upper bound of the bucket that holds the `q` quantile; nil without observations.
+    func quantileBound(_ q: Double) -> Double? {
+        guard let total = buckets.last?.cumulative, total > 0 else { return nil }
+        return buckets.first { $0.cumulative >= q * total }?.bound
+    }
+}
+
 /// What the load measured.
 struct LoadOutcome: Sendable {
     /// Transactions first submitted inside the window.
@@ -823,6 +865,9 @@ struct LoadOutcome: Sendable {
     /// CPU used by the nodes and the bench at the start and the end of the window.
     var cpuAtWindowStart: CPUSample?
     var cpuAtWindowEnd: CPUSample?
+    /// Each node's `ensure_engine_loop_lag_seconds` histogram at the window's start and end, by node index.
+    var loopLagAtWindowStart: [Int: LoopLagHistogram] = [:]
+    var loopLagAtWindowEnd: [Int: LoopLagHistogram] = [:]
 }
 
 /// Runs the load on one event loop: paces submissions, keeps each signer's uncommitted transactions within its
@@ -936,8 +981,12 @@ final class LoadDriver {
         let now = NIODeadline.now()
         if now >= windowStart, outcome.cpuAtWindowStart == nil {
             outcome.cpuAtWindowStart = ProcessCPU.sample(plan.nodes)
+            scrapeLoopLag { self.outcome.loopLagAtWindowStart[$0] = $1 }
         }
-        if now >= windowEnd, outcome.cpuAtWindowEnd == nil { outcome.cpuAtWindowEnd = ProcessCPU.sample(plan.nodes) }
+        if now >= windowEnd, outcome.cpuAtWindowEnd == nil {
+            outcome.cpuAtWindowEnd = ProcessCPU.sample(plan.nodes)
+            scrapeLoopLag { self.outcome.loopLagAtWindowEnd[$0] = $1 }
+        }
         if now < windowEnd { submitDue(now: now) }
         flushBatches(now: now)
         if now >= windowEnd, inWindowOutstanding == 0 || now >= drainEnd {
@@ -946,6 +995,21 @@ final class LoadDriver {
             return
         }
         scheduleTick()
+    }
+
+    /// Reads every node's `/metrics` on a connection of its own and hands over its loop-lag histogram.
+    private func scrapeLoopLag(_ store: @escaping (Int, LoopLagHistogram) -> Void) {
+        for (index, node) in plan.nodes.enumerated() {
+            LoadConnection.connect(to: node, on: loop).whenSuccess { connection in
+                connection.send(method: .GET, path: "/metrics") { result in
+                    connection.close()
+                    guard case .success(let response) = result, response.status == 200,
+                        let histogram = LoopLagHistogram(metrics: String(decoding: response.body, as: UTF8.self))
+                    else { return }
+                    store(index, histogram)
+                }
+            }
+        }
     }
 
     /// Sends what the schedule asks for by `now`, as far as signer windows and connections allow.
@@ -1334,6 +1398,16 @@ struct LoadReport {
         LatencySplit.quantile(outcome.latencies + Array(repeating: .infinity, count: outcome.uncommitted), q)
     }
 
+    /// Each node's p99 engine-loop lag in the window: the upper bound of its `/metrics` bucket (nil: not measured).
+    var loopLagP99: [Double?] {
+        plan.nodes.indices.map { index in
+            guard let start = outcome.loopLagAtWindowStart[index], let end = outcome.loopLagAtWindowEnd[index] else {
+                return nil
+            }
+            return end.since(start)?.quantileBound(0.99)
+        }
+    }
+
     /// The most tx/s the signers can carry: each keeps at most ``LoadPlan/signerWindow`` transactions uncommitted,
     /// for about the median commit latency.
     var signerCeiling: Double? {
@@ -1429,6 +1503,10 @@ struct LoadReport {
             }
         }
         lines.append("peak RSS: " + peaks.joined(separator: ", ") + ": target <= 200 MB \(verdict(memoryMet))")
+        let lags = zip(plan.nodes, loopLagP99).map { node, bound in
+            "\(node.name) \(bound.map { $0.isFinite ? "<= \(Self.format($0)) s" : "above every bucket" } ?? "NOT MEASURED")"
+        }
+        lines.append("engine loop lag in the window, p99 (its /metrics bucket): " + lags.joined(separator: ", "))
         if let cpu {
             let cores = zip(plan.nodes, cpu.nodeCores).map { node, cores in
                 "\(node.name) \(cores.map { Self.format($0) } ?? "NOT MEASURED")"
@@ -1511,6 +1589,9 @@ struct LoadReport {
         var followErrors: Int
         var latency: Latency
         var latencySplit: Split
+        /// Per node, the upper bound (seconds) of the bucket holding the p99 engine-loop lag; null when not measured
+        /// or above every bucket.
+        var engineLoopLagP99Seconds: [String: Double?]
         var peakRSSBytes: [String: Int?]
         var nodeCPUCores: [String: Double?]?
         var benchCPUCores: Double?
@@ -1550,6 +1631,8 @@ struct LoadReport {
             latencySplit: .init(
                 answered: .init(outcome.split.answered), proposed: .init(outcome.split.proposed),
                 afterProposal: .init(outcome.split.afterProposal)),
+            engineLoopLagP99Seconds: Dictionary(
+                uniqueKeysWithValues: zip(plan.nodes.map(\.name), loopLagP99.map { finite($0) })),
             peakRSSBytes: peaks,
             nodeCPUCores: cpu.map { cpu in
                 Dictionary(uniqueKeysWithValues: zip(plan.nodes.map(\.name), cpu.nodeCores.map { finite($0) }))
