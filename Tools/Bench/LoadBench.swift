@@ -1504,7 +1504,7 @@ struct LoadReport {
         }
         lines.append("peak RSS: " + peaks.joined(separator: ", ") + ": target <= 200 MB \(verdict(memoryMet))")
         let lags = zip(plan.nodes, loopLagP99).map { node, bound in
-            "\(node.name) \(bound.map { $0.isFinite ? "<= \(Self.format($0)) s" : "above every bucket" } ?? "NOT MEASURED")"
+            "\(node.name) \(bound.map { $0.isFinite ? "<= \(String($0)) s" : "above every bucket" } ?? "NOT MEASURED")"
         }
         lines.append("engine loop lag in the window, p99 (its /metrics bucket): " + lags.joined(separator: ", "))
         if let cpu {
