@@ -783,13 +783,9 @@ struct LatencySplit: Sendable {
 }
 
 /// The cumulative buckets of a node's `ensure_engine_loop_lag_seconds`, as `/metrics` gives them.
-struct LoopLagHistogram: Sendable, Equatable {
+struct LoopLagHistogram: Sendable {
     /// (upper bound in seconds, observations at most that), ascending; the last bound is +Inf.
     var buckets: [(bound: Double, cumulative: Double)]
-
-    static func == (lhs: LoopLagHistogram, rhs: LoopLagHistogram) -> Bool {
-        lhs.buckets.elementsEqual(rhs.buckets) { $0.bound == $1.bound && $0.cumulative == $1.cumulative }
-    }
 
     /// The histogram in a Prometheus text page; nil when the page has none.
     init?(metrics: String) {
