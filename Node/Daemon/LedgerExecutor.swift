@@ -67,6 +67,9 @@ struct ChainStateReader: LedgerStateReader {
     /// Committed notarization keys, for a reader used by the executor's own turn: a key the filter has never
     /// seen is absent without a LevelDB read.
     var notarizations: NotarizationFilter? = nil
+    /// Committed values read by earlier blocks, for a reader used by the executor's own turn; notarization keys
+    /// are not kept there.
+    var committed: CommittedStateCache? = nil
 
     /// Values a ``ChainStateReader`` read, absent ones included.
     final class ReadCache {
@@ -86,7 +89,17 @@ struct ChainStateReader: LedgerStateReader {
         for changes in pending {
             if let value = changes.write(forKey: key) { return value }
         }
-        if let notarizations, NotarizationFilter.covers(key), !notarizations.mayContain(key: key) { return nil }
+        let notarizationKey = NotarizationFilter.covers(key)
+        if let notarizations, notarizationKey, !notarizations.mayContain(key: key) { return nil }
+        guard let committed, !notarizationKey else { return try stored(key) }
+        let stateKey = StateKey(key)
+        if let known = committed.value(forKey: stateKey) { return known }
+        let value = try stored(key)
+        committed.remember(value, forKey: stateKey)
+        return value
+    }
+
+    private func stored(_ key: [UInt8]) throws(LedgerStateError) -> [UInt8]? {
         do {
             return try database.get(key)
         } catch {
@@ -128,6 +141,10 @@ public final class LedgerExecutor {
     public let signatures: SignatureCache
     /// Every committed notarization key, so that a new digest's execution skips its LevelDB read.
     private let notarizations: NotarizationFilter
+    /// Committed values that execution read, so that the next blocks do not read them from LevelDB again.
+    private let committedReads = CommittedStateCache()
+    /// Whether the last committed block wrote a role or an organization (which the node's pre-checks cache).
+    public private(set) var lastCommitChangedRoles = false
 
     /// The committed tip's header.
     public private(set) var committedHeader: BlockHeader
@@ -200,7 +217,9 @@ public final class LedgerExecutor {
     // MARK: Committed state
 
     /// Committed state, for reads.
-    public var committedState: some LedgerStateReader { ChainStateReader(database: database, pending: []) }
+    public var committedState: some LedgerStateReader {
+        ChainStateReader(database: database, pending: [], committed: committedReads)
+    }
 
     /// The next sequence `signer` must use in committed state.
     public func committedNextSequence(of signer: Ed25519PublicKey) -> UInt64 {
@@ -294,7 +313,7 @@ public final class LedgerExecutor {
         }
         // A block on a fork that lost its link to the committed tip cannot execute: its state is unknowable here.
         guard cursor?.header.id == committedHeader.id else { return nil }
-        return ChainStateReader(database: database, pending: pending)
+        return ChainStateReader(database: database, pending: pending, committed: committedReads)
     }
 
     private func run(_ transactions: [Transaction], header: BlockHeader, parent: ExecutedBlock)
@@ -477,6 +496,7 @@ public final class LedgerExecutor {
             throw .blockStore(error)
         }
         for key in result.changes.writes.keys { notarizations.insert(key: key.bytes) }
+        committedReads.apply(result.changes)
         for (key, value) in result.changes.writes where key.bytes.starts(with: StateKeys.sequencePrefix) {
             guard let signer = Ed25519PublicKey(bytes: Array(key.bytes.dropFirst(StateKeys.sequencePrefix.count))),
                 let next = value.flatMap(StateKeys.uint64)
@@ -484,11 +504,10 @@ public final class LedgerExecutor {
             sequenceCache[signer] = next
         }
         if sequenceCache.count > 100_000 { sequenceCache.removeAll() }
-        if result.changes.touches(prefix: StateKeys.rolePrefix)
+        lastCommitChangedRoles =
+            result.changes.touches(prefix: StateKeys.rolePrefix)
             || result.changes.touches(prefix: StateKeys.organizationPrefix)
-        {
-            roleCache.removeAll()
-        }
+        if lastCommitChangedRoles { roleCache.removeAll() }
         if result.changes.write(forKey: StateKeys.parameters) != nil,
             let updated = try? LedgerApplication.parameters(in: committedState)
         {

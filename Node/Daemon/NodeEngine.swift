@@ -693,7 +693,7 @@ public actor NodeEngine: NodeService {
         if block.transactions.contains(where: { $0.kind == .governancePropose || $0.kind == .governanceVote }) {
             announcePeerKeys()
         }
-        preverifyRoles.removeAll()
+        if executor.lastCommitChangedRoles { preverifyRoles.removeAll() }
         journal.prune(throughRound: block.header.round)
         committedTransactions += UInt64(block.transactions.count)
         let removals = mempool.update(
@@ -1054,25 +1054,40 @@ public enum NodeStartError: Error, Equatable, Sendable, CustomStringConvertible 
 }
 
 /// Committed roles for the signature pre-check that runs off the engine's actor (HTTP request tasks and peer
-/// loops at once), so each signer costs one snapshot read per committed block instead of one per submission.
-/// Bounded: a flood of distinct signers empties it rather than growing it.
+/// loops at once), so each signer costs one snapshot read until a committed block changes roles, instead of one per
+/// submission. Bounded: a flood of distinct signers empties it rather than growing it.
+///
+/// A read that was under way when ``removeAll()`` ran may have read the state from before the change, so its answer
+/// is returned but not kept: each ``removeAll()`` starts a new generation, and only a read begun in the current one
+/// is remembered.
 final class PreverifyRoleCache: Sendable {
     private static let capacity = 4_096
-    private let roles = NIOLockedValueBox<[Ed25519PublicKey: KeyRole?]>([:])
+    private struct Entries {
+        var roles: [Ed25519PublicKey: KeyRole?] = [:]
+        var generation: UInt64 = 0
+    }
+    private let entries = NIOLockedValueBox(Entries())
 
-    /// The cached role of `signer`, or `read(signer)` remembered.
+    /// The cached role of `signer`, or `read(signer)`, remembered unless roles changed while it read.
     func role(of signer: Ed25519PublicKey, read: (Ed25519PublicKey) -> KeyRole?) -> KeyRole? {
-        if let cached = roles.withLockedValue({ $0[signer] }) { return cached }
+        let (cached, generation) = entries.withLockedValue { ($0.roles[signer], $0.generation) }
+        if let cached { return cached }
         let role = read(signer)
-        roles.withLockedValue { roles in
-            if roles.count >= Self.capacity { roles.removeAll(keepingCapacity: true) }
-            roles[signer] = .some(role)
+        entries.withLockedValue { entries in
+            guard entries.generation == generation else { return }
+            if entries.roles.count >= Self.capacity { entries.roles.removeAll(keepingCapacity: true) }
+            entries.roles[signer] = .some(role)
         }
         return role
     }
 
-    /// Forgets every role (a block committed, which may have changed some).
-    func removeAll() { roles.withLockedValue { $0.removeAll(keepingCapacity: true) } }
+    /// Forgets every role (a committed block changed some).
+    func removeAll() {
+        entries.withLockedValue { entries in
+            entries.roles.removeAll(keepingCapacity: true)
+            entries.generation &+= 1
+        }
+    }
 }
 
 extension ConsensusAction {

@@ -103,11 +103,13 @@ public final class BlockStore: Sendable {
         }
         try Self.checkCertificate(certificate, certifies: block, id: id)
         try tipState.withLock { (tip: inout ChainTip?) throws(BlockStoreError) in
-            if let stored = try storedHeight(of: id) {
-                throw .duplicateBlock(id: id, storedHeight: stored)
-            }
             let expectedHeight = tip.map { $0.height + 1 } ?? 0
             guard header.height == expectedHeight else {
+                // A stored block has a height at or below the tip, so only a block of the wrong height can be one;
+                // the lookup (a read of a key that is almost never there) is left to this path.
+                if let stored = try storedHeight(of: id) {
+                    throw .duplicateBlock(id: id, storedHeight: stored)
+                }
                 throw .unexpectedHeight(expected: expectedHeight, actual: header.height, blockID: id)
             }
             let expectedParent = tip?.blockID ?? .zero

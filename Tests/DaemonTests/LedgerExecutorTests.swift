@@ -44,6 +44,28 @@ struct LedgerExecutorTests {
         #expect(reopened.notarization(of: digest)?.height == 1)
     }
 
+    @Test("a committed key that earlier blocks read is read with its new value once a block wrote it")
+    func committedReadsFollowCommits() throws {
+        let executor = try open(TemporaryDirectory())
+        var parent = fixture.genesisBlock
+        var certificate = genesisQC
+        // Each block reads its signer's sequence number from committed state, which the block before it wrote: a
+        // read remembered from an earlier block and not updated by the commit would expect sequence 1 again.
+        for round in UInt64(1)...3 {
+            let block = fixture.child(
+                of: parent, parentCertificate: certificate, round: round,
+                transactions: [fixture.notarize(sequence: round, label: "block \(round)")], executor: executor)
+            try executor.execute(block)
+            let qc = fixture.certificate(for: block.header)
+            try executor.commit(block, certificate: qc)
+            parent = block
+            certificate = qc
+        }
+        #expect(executor.committedHeader.height == 3)
+        #expect(executor.committedNextSequence(of: fixture.adminKeys[0].publicKey) == 4)
+        #expect(!executor.lastCommitChangedRoles)
+    }
+
     @Test("a wrong sequence number makes the block invalid, naming the transaction")
     func wrongSequence() throws {
         let directory = TemporaryDirectory()

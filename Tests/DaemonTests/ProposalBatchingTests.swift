@@ -193,6 +193,31 @@ struct PreverifyRoleCacheTests {
         #expect(role(stranger) == nil)
         #expect(reads == [admin, stranger, stranger])
     }
+
+    @Test("a read under way while the cache is emptied is answered but not kept")
+    func readAcrossAChange() {
+        let cache = PreverifyRoleCache()
+        let admin = Ed25519PrivateKey(seed: [UInt8](repeating: 3, count: 32))!.publicKey
+        var reads = 0
+        // The first read sees the state before a commit that removed the role; the commit lands while it reads.
+        let stale = cache.role(of: admin) { _ in
+            reads += 1
+            cache.removeAll()
+            return .organizationAdmin(organization: "org-0")
+        }
+        #expect(stale == .organizationAdmin(organization: "org-0"))
+        let fresh = cache.role(of: admin) { _ in
+            reads += 1
+            return nil
+        }
+        #expect(fresh == nil, "the answer read before the change was kept")
+        let cached = cache.role(of: admin) { _ in
+            reads += 1
+            return .plugin(organization: "org-0")
+        }
+        #expect(cached == nil)
+        #expect(reads == 2)
+    }
 }
 
 @Suite("Block pacing")
