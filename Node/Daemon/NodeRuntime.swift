@@ -97,7 +97,8 @@ public struct NodeRuntime: Sendable {
         let database: LevelDB
         let store: BlockStore
         do {
-            database = try LevelDB(path: (dataPath as NSString).appendingPathComponent("ledger"))
+            database = try LevelDB(
+                path: (dataPath as NSString).appendingPathComponent("ledger"), options: Self.ledgerDatabaseOptions())
             store = try BlockStore(database: database)
         } catch {
             throw NodeStartError.state("\(dataPath): \(error)")
@@ -182,6 +183,18 @@ public struct NodeRuntime: Sendable {
         let group = ServiceGroup(configuration: groupConfiguration)
         try await group.run()
         nodeLogger.info("node stopped")
+    }
+
+    /// How the node opens its ledger database.
+    ///
+    /// - The in-memory table is 4 MiB plus a random part of up to 2 MiB, drawn at each start. Nodes apply the same
+    ///   blocks at the same moments, so with one size they fill their tables, write them out and compact in step;
+    ///   where several share a host (the local testnet puts four on one machine) those compactions, about a second
+    ///   of one core each, came at once and held up every node's consensus together.
+    /// - LevelDB's background thread (writing tables out and compacting) runs at nice 10: it takes the cores when
+    ///   the node's consensus, network and API threads leave them idle.
+    static func ledgerDatabaseOptions() -> LevelDBOptions {
+        LevelDBOptions(writeBufferBytes: (4 << 20) + Int.random(in: 0..<(2 << 20)), backgroundThreadNice: 10)
     }
 
     static func backoffExponent(base: Int, max: Int) -> UInt64 {

@@ -1,4 +1,5 @@
 internal import CLevelDB
+import Foundation
 
 /// How to open a ``LevelDB`` database. The defaults suit a node's data directory.
 public struct LevelDBOptions: Sendable, Hashable {
@@ -19,13 +20,21 @@ public struct LevelDBOptions: Sendable, Hashable {
     /// which do not compress, and compressing every block on each flush and compaction cost about 3 % of a loaded
     /// node's CPU (docs/performance.md). Databases written either way read back either way.
     public var compress: Bool
+    /// The nice value (0-19) of the thread on which LevelDB writes the in-memory table out and compacts files;
+    /// 0 leaves it as it comes. Above 0, that work waits while the process's other threads want the cores, so a
+    /// compaction (about a second of one core, every few seconds under load) delays no consensus message. LevelDB
+    /// runs that work for every database of the process on one thread, started when some database first needs it:
+    /// a database opened with this option starts it then, from a thread of this nice value, which it inherits. When
+    /// an earlier database started it, it stays as it was.
+    public var backgroundThreadNice: Int32
 
     /// Options with the given values; see each property.
     public init(
         createIfMissing: Bool = true, errorIfExists: Bool = false, paranoidChecks: Bool = true,
         blockCacheBytes: Int = 8 << 20, writeBufferBytes: Int = 4 << 20, bloomFilterBitsPerKey: Int = 10,
-        compress: Bool = false
+        compress: Bool = false, backgroundThreadNice: Int32 = 0
     ) {
+        self.backgroundThreadNice = backgroundThreadNice
         self.compress = compress
         self.createIfMissing = createIfMissing
         self.errorIfExists = errorIfExists
@@ -47,6 +56,10 @@ public struct LevelDBOptions: Sendable, Hashable {
         guard 0...64 ~= bloomFilterBitsPerKey else {
             throw .invalidOption(
                 name: "bloomFilterBitsPerKey", value: bloomFilterBitsPerKey, reason: "must be between 0 and 64")
+        }
+        guard 0...19 ~= backgroundThreadNice else {
+            throw .invalidOption(
+                name: "backgroundThreadNice", value: Int(backgroundThreadNice), reason: "must be between 0 and 19")
         }
     }
 }
@@ -124,8 +137,7 @@ public final class LevelDB: LevelDBReader, @unchecked Sendable {
             filterPolicy = leveldb_filterpolicy_create_bloom(Int32(options.bloomFilterBitsPerKey))
             leveldb_options_set_filter_policy(openOptions, filterPolicy)
         }
-        var error: UnsafeMutablePointer<CChar>? = nil
-        let handle = leveldb_open(openOptions, path, &error)
+        let (handle, error) = Self.open(openOptions, path: path, backgroundThreadNice: options.backgroundThreadNice)
         if let message = takeMessage(error) {
             if let handle { leveldb_close(handle) }
             leveldb_options_destroy(openOptions)
@@ -145,6 +157,41 @@ public final class LevelDB: LevelDBReader, @unchecked Sendable {
         leveldb_writeoptions_set_sync(syncedWriteOptions, 1)
         self.unsyncedWriteOptions = leveldb_writeoptions_create()!
         leveldb_writeoptions_set_sync(unsyncedWriteOptions, 0)
+    }
+
+    /// Opens the database; with a `backgroundThreadNice` above 0, from a new thread of that nice value, which
+    /// then makes LevelDB start its background thread (see ``LevelDBOptions/backgroundThreadNice``).
+    private static func open(_ options: OpaquePointer, path: String, backgroundThreadNice nice: Int32) -> (
+        OpaquePointer?, UnsafeMutablePointer<CChar>?
+    ) {
+        final class Opening: @unchecked Sendable {
+            // Written by the opening thread before it signals, read by the caller after the wait.
+            var handle: OpaquePointer? = nil
+            var error: UnsafeMutablePointer<CChar>? = nil
+            let options: OpaquePointer
+            let done = DispatchSemaphore(value: 0)
+            init(_ options: OpaquePointer) { self.options = options }
+        }
+        let opening = Opening(options)
+        guard nice > 0 else {
+            opening.handle = leveldb_open(options, path, &opening.error)
+            return (opening.handle, opening.error)
+        }
+        let thread = Thread {
+            // On Linux the nice value belongs to the thread (`who` 0 is the calling one), and new threads inherit it.
+            _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, nice)
+            opening.handle = leveldb_open(opening.options, path, &opening.error)
+            if let handle = opening.handle, opening.error == nil {
+                // Writing the (near-empty) in-memory table out over a key range that holds no file makes LevelDB
+                // schedule background work, and start its thread now, from this one, if it has none yet.
+                let none: [CChar] = [CChar](repeating: -1, count: 16)
+                leveldb_compact_range(handle, none, none.count, none, none.count)
+            }
+            opening.done.signal()
+        }
+        thread.start()
+        opening.done.wait()
+        return (opening.handle, opening.error)
     }
 
     deinit {

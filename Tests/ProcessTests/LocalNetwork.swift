@@ -95,6 +95,20 @@ final class LocalNode: @unchecked Sendable {
 
     var isRunning: Bool { process?.isRunning ?? false }
 
+    /// The nice value of each of the running process's threads, from `/proc/PID/task/*/stat`.
+    func threadNiceValues() -> [Int32] {
+        guard let pid = process?.processIdentifier else { return [] }
+        let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task")) ?? []
+        return tasks.compactMap { task in
+            guard let stat = try? String(contentsOfFile: "/proc/\(pid)/task/\(task)/stat", encoding: .utf8),
+                let end = stat.lastIndex(of: ")")
+            else { return nil }
+            // After the name in parentheses: field 3 (state) onwards; the nice value is field 19.
+            let fields = stat[stat.index(after: end)...].split(separator: " ")
+            return fields.count > 16 ? Int32(fields[16]) : nil
+        }
+    }
+
     func logTail(_ lines: Int = 30) -> String {
         let text = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
         return text.split(separator: "\n").suffix(lines).joined(separator: "\n")

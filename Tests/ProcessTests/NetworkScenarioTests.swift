@@ -23,6 +23,12 @@ struct NetworkScenarioTests {
         let observerStatus = try await observer.status()
         #expect(observerStatus.role == "observer")
         #expect(try await validators[0].status().role == "validator")
+        // LevelDB's background thread (flushes and compactions) yields the cores to the rest of the node.
+        for node in network.nodes {
+            let nice = node.threadNiceValues()
+            #expect(nice.contains(10), "\(node.name) has no thread at nice 10: \(nice)")
+            #expect(nice.contains(0), "\(node.name) runs every thread at a lowered priority: \(nice)")
+        }
 
         // A stream of transactions through every validator commits everywhere.
         var submitted: [Transaction] = []

@@ -253,6 +253,8 @@ struct LevelDBTests {
             LevelDBOptions(writeBufferBytes: 2 << 30),
             LevelDBOptions(bloomFilterBitsPerKey: -1),
             LevelDBOptions(bloomFilterBitsPerKey: 65),
+            LevelDBOptions(backgroundThreadNice: -1),
+            LevelDBOptions(backgroundThreadNice: 20),
         ])
     func invalidOptions(options: LevelDBOptions) throws {
         let directory = try TemporaryDirectory()
@@ -263,7 +265,8 @@ struct LevelDBTests {
             Issue.record("expected an option error, got \(String(describing: error))")
             return
         }
-        #expect(["blockCacheBytes", "writeBufferBytes", "bloomFilterBitsPerKey"].contains(name))
+        #expect(
+            ["blockCacheBytes", "writeBufferBytes", "bloomFilterBitsPerKey", "backgroundThreadNice"].contains(name))
         #expect(!FileManager.default.fileExists(atPath: path))
     }
 
@@ -279,6 +282,32 @@ struct LevelDBTests {
         }
         #expect(database.options == options)
         #expect(try database.get(bytes("k1999"))?.count == 100)
+    }
+
+    @Test("opened from a thread of lowered priority, a database works and a failed open still names its path")
+    func backgroundThreadNice() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let options = LevelDBOptions(writeBufferBytes: 64 << 10, backgroundThreadNice: 5)
+        do {
+            let database = try LevelDB(path: directory.path("db"), options: options)
+            // Enough to fill the in-memory table many times over, so the background thread writes tables out.
+            for index in 0..<2_000 {
+                try database.put(key: bytes("k\(index)"), value: [UInt8](repeating: 7, count: 100), sync: false)
+            }
+            #expect(try database.get(bytes("k0"))?.count == 100)
+        }
+        let reopened = try LevelDB(path: directory.path("db"), options: options)
+        #expect(try reopened.get(bytes("k1999"))?.count == 100)
+
+        let file = directory.path("plain-file")
+        try Data("not a directory".utf8).write(to: URL(fileURLWithPath: file))
+        let error = #expect(throws: LevelDBError.self) { try LevelDB(path: file + "/db", options: options) }
+        guard case .io(let errorPath, _)? = error else {
+            Issue.record("expected an I/O error, got \(String(describing: error))")
+            return
+        }
+        #expect(errorPath == file + "/db")
     }
 
     @Test("a path whose parent is a regular file is an I/O error naming the path")
