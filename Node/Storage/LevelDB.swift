@@ -172,11 +172,12 @@ public final class LevelDB: LevelDBReader, @unchecked Sendable {
             let done = DispatchSemaphore(value: 0)
             init(_ options: OpaquePointer) { self.options = options }
         }
-        let opening = Opening(options)
         guard nice > 0 else {
-            opening.handle = leveldb_open(options, path, &opening.error)
-            return (opening.handle, opening.error)
+            var error: UnsafeMutablePointer<CChar>? = nil
+            let handle = leveldb_open(options, path, &error)
+            return (handle, error)
         }
+        let opening = Opening(options)
         let thread = Thread {
             // On Linux the nice value belongs to the thread (`who` 0 is the calling one), and new threads inherit it.
             _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, nice)
