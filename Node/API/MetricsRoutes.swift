@@ -56,6 +56,18 @@ enum MetricsPage {
                 "How late the engine's event loop ran a task scheduled every 10 ms: while consensus, admission and the peer sockets wait behind other work.",
                 lag)
         }
+        page.counter(
+            "ensure_signatures_verified_total",
+            "Transaction signatures this process verified (ids not in its cache of verified ones), valid or not.",
+            Double(sample.signatures.verified))
+        page.counter(
+            "ensure_signature_verifications_timed_total",
+            "Of those, the ones verified in batches (submissions, gossip, proposals), whose thread CPU time is measured.",
+            Double(sample.signatures.timed))
+        page.counter(
+            "ensure_signature_verification_cpu_seconds_total",
+            "Thread CPU time of the timed verifications; divided by their count, the cost of one in this process.",
+            sample.signatures.timedCPUSeconds)
         page.histogram(
             "ensure_block_commit_seconds",
             "Seconds from a block's proposal (its header time) to its commit on this node; blocks fetched while catching up are not observed.",

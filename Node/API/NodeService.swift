@@ -84,11 +84,32 @@ public struct NodeMetricsSample: Sendable, Equatable {
     /// How late the engine's event loop ran its probe task (nil where there is no such loop).
     public var eventLoopLag: SecondsHistogram?
 
+    /// Transaction signatures verified, and the CPU time of those verified in batches.
+    public var signatures: SignatureStatistics
+
     /// Creates a sample.
-    public init(consensusTimeouts: UInt64, eventLoopLag: SecondsHistogram? = nil) {
+    public init(
+        consensusTimeouts: UInt64, eventLoopLag: SecondsHistogram? = nil,
+        signatures: SignatureStatistics = SignatureStatistics()
+    ) {
         self.consensusTimeouts = consensusTimeouts
         self.eventLoopLag = eventLoopLag
+        self.signatures = signatures
     }
+}
+
+/// The transaction signatures a node verified since it started (its signature cache's counts): `/metrics` reports
+/// them, and with them the load bench compares a node's cost of one verification with the machine's bound.
+public struct SignatureStatistics: Sendable, Equatable {
+    /// Signatures verified (ids not in the cache), valid or not, on every path.
+    public var verified: UInt64 = 0
+    /// Of those, the ones verified in batches (submissions, gossip, proposals), whose thread CPU time is measured.
+    public var timed: UInt64 = 0
+    /// The thread CPU time of the timed verifications, in seconds.
+    public var timedCPUSeconds: Double = 0
+
+    /// Nothing verified yet.
+    public init() {}
 }
 
 /// Why a ledger query could not be answered: a parameter that only state can judge, or a store that failed.

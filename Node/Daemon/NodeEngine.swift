@@ -304,9 +304,7 @@ public actor NodeEngine: NodeService {
             handle(message, from: peer, verified: preverified(transactions))
         case .consensus(.proposal(let proposal)) where proposal.block.header.proposer == peer:
             // Only the proposer's own proposal: a peer relaying others' blocks cannot make this node verify them.
-            for transaction in proposal.block.transactions where transaction.chainID == genesis.chainID {
-                _ = signatures.verify(transaction)
-            }
+            _ = signatures.verify(proposal.block.transactions) { $0.chainID == genesis.chainID }
             handle(message, from: peer, verified: [])
         default:
             handle(message, from: peer, verified: [])
@@ -326,10 +324,10 @@ public actor NodeEngine: NodeService {
     /// per submission. A role that changed in the block just committed can be answered once from before the
     /// change; that only moves a verification, never a decision, because admission checks the role again.
     nonisolated func preverified(_ transactions: [Transaction]) -> [Bool] {
-        transactions.map { transaction in
+        signatures.verify(transactions) { transaction in
             guard transaction.chainID == genesis.chainID else { return false }
             let role = preverifyRoles.role(of: transaction.signer) { (try? queries.role(of: $0)) ?? nil }
-            return LedgerApplication.may(role, submit: transaction.kind) && signatures.verify(transaction)
+            return LedgerApplication.may(role, submit: transaction.kind)
         }
     }
 
@@ -978,7 +976,8 @@ public actor NodeEngine: NodeService {
     }
 
     public func metricsSample() async -> NodeMetricsSample {
-        NodeMetricsSample(consensusTimeouts: consensusTimeouts, eventLoopLag: loopLag.histogram)
+        NodeMetricsSample(
+            consensusTimeouts: consensusTimeouts, eventLoopLag: loopLag.histogram, signatures: signatures.statistics)
     }
 
     public func status() async -> NodeStatus {

@@ -108,6 +108,8 @@ struct MetricsTests {
         "ensure_block_height", "ensure_blocks_committed_total", "ensure_transactions_committed_total",
         "ensure_transactions_failed_total", "ensure_mempool_transactions", "ensure_mempool_bytes",
         "ensure_peers_connected", "ensure_consensus_round", "ensure_consensus_timeouts_total",
+        "ensure_signatures_verified_total", "ensure_signature_verifications_timed_total",
+        "ensure_signature_verification_cpu_seconds_total",
         "ensure_block_commit_seconds", "ensure_api_requests_total", "ensure_incident_log_size", "ensure_is_validator",
         "process_resident_memory_bytes", "process_start_time_seconds",
     ]
@@ -127,7 +129,11 @@ struct MetricsTests {
         var lag = SecondsHistogram(bounds: [0.01, 0.025])
         lag.record(0.02)
         lag.record(0.5)
-        await node.setSample(NodeMetricsSample(consensusTimeouts: 4, eventLoopLag: lag))
+        var signatures = SignatureStatistics()
+        signatures.verified = 12
+        signatures.timed = 10
+        signatures.timedCPUSeconds = 0.5
+        await node.setSample(NodeMetricsSample(consensusTimeouts: 4, eventLoopLag: lag, signatures: signatures))
         let app = APIServer(node: node, host: "127.0.0.1", port: 0, logger: quietLogger()).makeApplication()
         try await app.test(.router) { client in
             let metrics = try await scrape(client)
@@ -141,6 +147,10 @@ struct MetricsTests {
             #expect(metrics.value("ensure_peers_connected") == 3)
             #expect(metrics.value("ensure_consensus_round") == 6)
             #expect(metrics.value("ensure_consensus_timeouts_total") == 4)
+            #expect(metrics.types["ensure_signatures_verified_total"] == "counter")
+            #expect(metrics.value("ensure_signatures_verified_total") == 12)
+            #expect(metrics.value("ensure_signature_verifications_timed_total") == 10)
+            #expect(metrics.value("ensure_signature_verification_cpu_seconds_total") == 0.5)
             #expect(metrics.types["ensure_engine_loop_lag_seconds"] == "histogram")
             #expect(metrics.value("ensure_engine_loop_lag_seconds_bucket", ["le": "0.01"]) == 0)
             #expect(metrics.value("ensure_engine_loop_lag_seconds_bucket", ["le": "0.025"]) == 1)
