@@ -1,7 +1,5 @@
 public import API
-import Dispatch
 public import EnsureCrypto
-import Foundation
 public import Ledger
 import NIOConcurrencyHelpers
 
@@ -69,14 +67,14 @@ public final class SignatureCache: Sendable {
             guard eligible(transaction) else { return false }
             let id = transaction.id
             if contains(id) { return true }
-            if start == nil { start = Self.threadCPUSeconds() }
+            if start == nil { start = ThreadCPUClock.seconds() }
             verified += 1
             let valid = transaction.hasValidSignature
             if valid { insert(id) }
             return valid
         }
         guard let start else { return results }
-        let seconds = max(0, Self.threadCPUSeconds() - start)
+        let seconds = max(0, ThreadCPUClock.seconds() - start)
         generations.withLockedValue {
             $0.statistics.verified += verified
             $0.statistics.timed += verified
@@ -91,11 +89,5 @@ public final class SignatureCache: Sendable {
             generations.statistics.verified += 1
             if valid { Self.insert(id, into: &generations, half: half) }
         }
-    }
-
-    private static func threadCPUSeconds() -> Double {
-        var spec = timespec()
-        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &spec)
-        return Double(spec.tv_sec) + Double(spec.tv_nsec) / 1e9
     }
 }
