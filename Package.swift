@@ -24,7 +24,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto", "3.12.0"..<"5.0.0"),
     ],
     targets: [
-        // System libraries: thin module maps, used only by Crypto and Storage.
+        // System libraries: thin module maps, used only by Crypto, Storage, Credentials and (the thread clock) Daemon.
         .systemLibrary(
             name: "CSodium",
             path: "Node/System/CSodium",
@@ -47,6 +47,8 @@ let package = Package(
             path: "Node/System/CZlib",
             providers: [.apt(["zlib1g-dev"])]
         ),
+        // Header only: the calling thread's CPU clock.
+        .systemLibrary(name: "CThreadClock", path: "Node/System/CThreadClock"),
 
         // Libraries.
         .target(name: "Codec", path: "Node/Codec"),
@@ -88,7 +90,7 @@ let package = Package(
         .target(
             name: "Daemon",
             dependencies: [
-                "API", "Codec", "Consensus", "Credentials", "EnsureCrypto", "Ledger", "Mempool", "PeerNetwork",
+                "API", "CThreadClock", "Codec", "Consensus", "Credentials", "EnsureCrypto", "Ledger", "Mempool", "PeerNetwork",
                 "NodeConfig", "Storage",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
