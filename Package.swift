@@ -90,7 +90,8 @@ let package = Package(
         .target(
             name: "Daemon",
             dependencies: [
-                "API", "CThreadClock", "Codec", "Consensus", "Credentials", "EnsureCrypto", "Ledger", "Mempool", "PeerNetwork",
+                "API", "CThreadClock", "Codec", "Consensus", "Credentials", "EnsureCrypto", "Ledger", "Mempool",
+                "PeerNetwork",
                 "NodeConfig", "Storage",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
