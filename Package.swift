@@ -91,8 +91,7 @@ let package = Package(
             name: "Daemon",
             dependencies: [
                 "API", "CThreadClock", "Codec", "Consensus", "Credentials", "EnsureCrypto", "Ledger", "Mempool",
-                "PeerNetwork",
-                "NodeConfig", "Storage",
+                "PeerNetwork", "NodeConfig", "Storage",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
