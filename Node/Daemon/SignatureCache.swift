@@ -67,14 +67,14 @@ public final class SignatureCache: Sendable {
             guard eligible(transaction) else { return false }
             let id = transaction.id
             if contains(id) { return true }
-            if start == nil { start = ThreadCPUClock.seconds() }
+            if start == nil { start = CPUClock.thread() }
             verified += 1
             let valid = transaction.hasValidSignature
             if valid { insert(id) }
             return valid
         }
         guard let start else { return results }
-        let seconds = max(0, ThreadCPUClock.seconds() - start)
+        let seconds = max(0, CPUClock.thread() - start)
         generations.withLockedValue {
             $0.statistics.verified += verified
             $0.statistics.timed += verified

@@ -113,7 +113,8 @@ struct PipelineBench: ParsableCommand {
         var tip = PipelineTip(
             block: leader.genesisBlock,
             certificate: .genesis(chainID: chainID, blockID: leader.genesisBlock.id))
-        let cpuStart = PipelineClock.processCPU()
+        // The process clock includes LevelDB's background compaction thread; the stages' thread clocks do not.
+        let cpuStart = CPUClock.process()
         let wallStart = ContinuousClock().now
         for index in 0...blocks {
             let batch = Array(transactions[index * blockTransactions..<(index + 1) * blockTransactions])
@@ -122,7 +123,7 @@ struct PipelineBench: ParsableCommand {
             // The first block warms caches and allocators and is not counted.
             if index > 0 { stages.add(round) }
         }
-        let cpu = PipelineClock.processCPU() - cpuStart
+        let cpu = CPUClock.process() - cpuStart
         let wall = (ContinuousClock().now - wallStart).benchSeconds
         let report = PipelineReport(
             bound: bound, stages: stages, transactions: blocks * blockTransactions, blocks: blocks,
@@ -327,9 +328,9 @@ struct PipelineStages {
     {
         let clock = ContinuousClock()
         let start = clock.now
-        let cpu = PipelineClock.threadCPU()
+        let cpu = CPUClock.thread()
         let result = try body()
-        self[keyPath: stage].cpu += PipelineClock.threadCPU() - cpu
+        self[keyPath: stage].cpu += CPUClock.thread() - cpu
         self[keyPath: stage].wall += (clock.now - start).benchSeconds
         return result
     }
@@ -366,19 +367,6 @@ struct PipelineStages {
 enum PipelineRole: String {
     case leader
     case follower
-}
-
-/// CPU clocks: the process's includes LevelDB's background compaction thread, the thread's does not.
-enum PipelineClock {
-    static func processCPU() -> Double { seconds(CLOCK_PROCESS_CPUTIME_ID) }
-
-    static func threadCPU() -> Double { seconds(CLOCK_THREAD_CPUTIME_ID) }
-
-    private static func seconds(_ clock: clockid_t) -> Double {
-        var spec = timespec()
-        clock_gettime(clock, &spec)
-        return Double(spec.tv_sec) + Double(spec.tv_nsec) / 1e9
-    }
 }
 
 /// What ``PipelineBench`` prints.
