@@ -285,14 +285,22 @@ public final class LedgerExecutor {
         return TransactionLocation(height: receipt.height, index: Int(receipt.index), failure: failure)
     }
 
-    /// The committed notarization of `digest`, if any.
+    /// The committed notarization of `digest`, if any: the entry says where the transaction sits, and the label,
+    /// signer and time come from that block. An entry that does not lead to a notarization of `digest` is not one.
     public func notarization(of digest: Digest) -> NotarizationRecord? {
         guard let bytes = try? database.get(StateKeys.notarization(digest)),
-            let value = try? NotarizationEntry.decode(canonical: bytes, field: "notarization")
+            let entry = try? NotarizationEntry.decode(canonical: bytes, field: "notarization"),
+            let block = try? store.block(atHeight: entry.height),
+            Int(entry.index) < block.transactions.count
+        else { return nil }
+        let tx = block.transactions[Int(entry.index)]
+        guard tx.kind == .notarize,
+            let payload = try? NotarizePayload.decode(canonical: tx.payload, field: "payload"),
+            payload.digest == digest
         else { return nil }
         return NotarizationRecord(
-            digest: digest, label: value.label, signer: value.signer, transactionID: value.transactionID,
-            height: value.height, timestamp: value.timestamp)
+            digest: digest, label: payload.label, signer: tx.signer, transactionID: tx.id, height: entry.height,
+            timestamp: block.header.timestamp)
     }
 
     /// Records that `id`'s signature verified, so executing it later does not verify it again.

@@ -26,10 +26,13 @@ struct LedgerExecutorTests {
         let directory = TemporaryDirectory()
         let txs = [fixture.notarize(sequence: 1, label: "a"), fixture.notarize(sequence: 2, label: "b")]
         let digest = try NotarizePayload.decode(canonical: txs[0].payload).digest
+        let second = try NotarizePayload.decode(canonical: txs[1].payload).digest
+        var timestamp: UInt64 = 0
         do {
             let executor = try open(directory)
             let block = fixture.child(
                 of: fixture.genesisBlock, parentCertificate: genesisQC, round: 1, transactions: txs, executor: executor)
+            timestamp = block.header.timestamp
             try executor.execute(block)
             try executor.commit(block, certificate: fixture.certificate(for: block.header))
             #expect(executor.committedHeader.height == 1)
@@ -40,8 +43,42 @@ struct LedgerExecutorTests {
         #expect(reopened.committedNextSequence(of: fixture.adminKeys[1].publicKey) == 1)
         #expect(reopened.location(of: txs[1].id) == TransactionLocation(height: 1, index: 1))
         #expect(reopened.location(of: fixture.notarize(sequence: 3).id) == nil)
-        #expect(reopened.notarization(of: digest)?.label == "a")
-        #expect(reopened.notarization(of: digest)?.height == 1)
+        #expect(
+            reopened.notarization(of: digest)
+                == NotarizationRecord(
+                    digest: digest, label: "a", signer: fixture.adminKeys[0].publicKey, transactionID: txs[0].id,
+                    height: 1, timestamp: timestamp))
+        #expect(reopened.notarization(of: second)?.label == "b")
+        #expect(reopened.notarization(of: second)?.transactionID == txs[1].id)
+        // The state keeps only where the transaction sits; the record is read back from the block.
+        let stored = try #require(try reopened.store.database.get(StateKeys.notarization(second)))
+        #expect(try NotarizationEntry.decode(canonical: stored) == NotarizationEntry(height: 1, index: 1))
+        #expect(stored.count == 2)
+    }
+
+    @Test("a notarization entry that leads to another digest's transaction, or past the block, answers nothing")
+    func notarizationEntryMustMatchItsBlock() throws {
+        let executor = try open(TemporaryDirectory())
+        let tx = fixture.notarize(sequence: 1, label: "a")
+        let block = fixture.child(
+            of: fixture.genesisBlock, parentCertificate: genesisQC, round: 1, transactions: [tx], executor: executor)
+        try executor.execute(block)
+        try executor.commit(block, certificate: fixture.certificate(for: block.header))
+        let database = executor.store.database
+        let elsewhere = SHA256.hash(Array("never notarized".utf8))
+        try database.put(
+            key: StateKeys.notarization(elsewhere), value: NotarizationEntry(height: 1, index: 0).canonicalBytes)
+        #expect(executor.notarization(of: elsewhere) == nil)
+        let digest = try NotarizePayload.decode(canonical: tx.payload).digest
+        try database.put(
+            key: StateKeys.notarization(digest), value: NotarizationEntry(height: 1, index: 1).canonicalBytes)
+        #expect(executor.notarization(of: digest) == nil)
+        try database.put(
+            key: StateKeys.notarization(digest), value: NotarizationEntry(height: 2, index: 0).canonicalBytes)
+        #expect(executor.notarization(of: digest) == nil)
+        try database.put(
+            key: StateKeys.notarization(digest), value: NotarizationEntry(height: 1, index: 0).canonicalBytes)
+        #expect(executor.notarization(of: digest)?.label == "a")
     }
 
     @Test("a committed key that earlier blocks read is read with its new value once a block wrote it")

@@ -222,8 +222,9 @@ public enum LedgerApplication {
             var logSize = try reading { () throws(LedgerStateError) in
                 try counter(StateKeys.incidentLogSize, in: state)
             }
-            let context = Context(height: height, timestamp: timestamp, parameters: parameters)
+            var context = Context(height: height, timestamp: timestamp, parameters: parameters)
             for (index, tx) in transactions.enumerated() {
+                context.index = UInt32(index)
                 func field(_ name: String) -> String { "block.transactions[\(index)].\(name)" }
                 guard tx.chainID == chainID else {
                     throw BlockExecutionError.invalid(field: field("chainID"), reason: "is not \(chainID)")
@@ -351,6 +352,8 @@ public enum LedgerApplication {
         let height: UInt64
         let timestamp: UInt64
         let parameters: GenesisParameters
+        /// The position of the transaction being applied in its block.
+        var index: UInt32 = 0
     }
 
     /// Applies one transaction's effects, or throws why it fails; returns the incident-log entry it adds, if any.
@@ -472,51 +475,39 @@ public enum LedgerApplication {
         let key = StateKeys.notarization(payload.digest)
         // The first notarization of a digest is the one that proves when it existed; later ones change nothing.
         guard try !exists(key, in: state) else { return }
-        let record = NotarizationEntry(
-            label: payload.label, signer: tx.signer, transactionID: id, height: context.height,
-            timestamp: context.timestamp)
-        state.set(key, record.canonicalBytes)
+        state.set(key, NotarizationEntry(height: context.height, index: context.index).canonicalBytes)
     }
 }
 
-/// A committed notarization as stored: the label, signer, transaction, height and block time.
+/// A committed notarization as stored: where the transaction that made it sits, its block's height and its position
+/// in the block. The label, signer, transaction id and time are that transaction's and that block's, read from the
+/// block store when asked for, so every notarization costs the state a few bytes instead of a second copy of them.
 public struct NotarizationEntry: Hashable, Sendable, CanonicalCodable {
-    /// What the digest is of.
-    public let label: String
-    /// Who notarized it.
-    public let signer: Ed25519PublicKey
-    /// The transaction that did.
-    public let transactionID: Digest
-    /// The block height.
+    /// The height of the block holding the transaction.
     public let height: UInt64
-    /// The block time.
-    public let timestamp: UInt64
+    /// The transaction's position in that block.
+    public let index: UInt32
 
-    public static var maxEncodedSize: Int { NotarizePayload.maxLabelBytes + 3 + 32 + 32 + 20 }
+    public static var maxEncodedSize: Int { 10 + 5 }
 
     /// Creates an entry.
-    public init(label: String, signer: Ed25519PublicKey, transactionID: Digest, height: UInt64, timestamp: UInt64) {
-        self.label = label
-        self.signer = signer
-        self.transactionID = transactionID
+    public init(height: UInt64, index: UInt32) {
         self.height = height
-        self.timestamp = timestamp
+        self.index = index
     }
 
     public func encode(to writer: inout CanonicalWriter) {
-        writer.writeString(label)
-        writer.write(signer)
-        writer.write(transactionID)
         writer.writeVarUInt(height)
-        writer.writeVarUInt(timestamp)
+        writer.writeVarUInt(UInt64(index))
     }
 
     public init(from reader: inout CanonicalReader, field: String) throws(CanonicalDecodingError) {
-        label = try reader.readString(field: "\(field).label", maxBytes: NotarizePayload.maxLabelBytes)
-        signer = try reader.readPublicKey(field: "\(field).signer")
-        transactionID = try reader.readDigest(field: "\(field).transactionID")
         height = try reader.readVarUInt(field: "\(field).height")
-        timestamp = try reader.readVarUInt(field: "\(field).timestamp")
+        let index = try reader.readVarUInt(field: "\(field).index")
+        guard let position = UInt32(exactly: index) else {
+            throw .invalidValue(field: "\(field).index", reason: "\(index) does not fit 32 bits")
+        }
+        self.index = position
     }
 }
 
