@@ -76,7 +76,7 @@ struct NotarizationFilterTests {
         #expect(filter.count == 20_000)
         #expect(inserted.allSatisfy { filter.mayContain(key: $0) })
         let unseen = (0..<20_000).map { StateKeys.notarization(SHA256.hash(Array("out \($0)".utf8))) }
-        // 20,000 keys in 2^25 bits with 7 probes: about 1e-15 false positives per key.
+        // 20,000 keys in 65,536 blocks of 512 bits with 7 probes: about 2e-12 false positives per key.
         #expect(unseen.filter { filter.mayContain(key: $0) }.count <= 2)
         #expect(!NotarizationFilter.covers(StateKeys.receipt(SHA256.hash([1]))))
         #expect(!NotarizationFilter.covers(StateKeys.notarizationPrefix + [1, 2, 3]))

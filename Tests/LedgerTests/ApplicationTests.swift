@@ -312,6 +312,22 @@ struct GovernanceTests {
         #expect(try app.proposal(pending)?.storedStatus == .passed)
     }
 
+    @Test("a signer allowed earlier in a block is asked again after a transaction of that block removed its member")
+    func removalMidBlock() throws {
+        var app = ApplicationHarness()
+        let removal = try app.propose(.removeOrganization(name: "org-3"))
+        #expect(try app.run(app.admins[1], .governanceVote, VotePayload(proposal: removal, approve: true)) == nil)
+        let before = app.tx(app.admins[3], .notarize, try NotarizePayload(digest: SHA256.hash([1]), label: "before"))
+        let again = app.tx(app.admins[3], .notarize, try NotarizePayload(digest: SHA256.hash([2]), label: "again"))
+        let deciding = app.tx(app.admins[2], .governanceVote, VotePayload(proposal: removal, approve: true))
+        let after = app.tx(app.admins[3], .notarize, try NotarizePayload(digest: SHA256.hash([3]), label: "after"))
+        let failures = try app.block([before, again, deciding, after])
+        #expect(failures.map { $0?.code } == [nil, nil, nil, "unauthorized"])
+        #expect(try app.proposal(removal)?.storedStatus == .passed)
+        #expect(try app.state.value(forKey: StateKeys.notarization(SHA256.hash([2]))) != nil)
+        #expect(try app.state.value(forKey: StateKeys.notarization(SHA256.hash([3]))) == nil)
+    }
+
     @Test("issuers are approved and delisted by governance; a delisted issuer keeps its record, marked")
     func issuers() throws {
         var app = ApplicationHarness(organizations: 1)

@@ -41,4 +41,23 @@ struct StateChangesDigestTests {
         other.set(b, value)
         #expect(other.changes.digest != digest)
     }
+
+    @Test("keys compare and order byte by byte, as LevelDB sorts them, prefixes first")
+    func keyOrder() {
+        var generator = SystemRandomNumberGenerator()
+        // Short keys over a small alphabet, so equal keys, shared prefixes and bytes above 0x7f all occur often.
+        let keys = (0..<2_000).map { _ in
+            StateKey(
+                (0..<Int.random(in: 0...4, using: &generator)).map { _ in [0, 1, 0x7F, 0x80, 0xFF].randomElement()! })
+        }
+        for (left, right) in zip(keys, keys.shuffled()) {
+            #expect(StateKey.precedes(left, right) == left.bytes.lexicographicallyPrecedes(right.bytes))
+            #expect((left == right) == (left.bytes == right.bytes))
+        }
+        #expect(StateKey.precedes(StateKey([]), StateKey([0])))
+        #expect(!StateKey.precedes(StateKey([1]), StateKey([1])))
+        #expect(StateKey.precedes(StateKey([1, 2]), StateKey([1, 2, 0])))
+        #expect(StateKey.precedes(StateKey([0x7F]), StateKey([0x80])))
+        #expect(StateKey([1, 2]) != StateKey([1, 2, 3]))
+    }
 }

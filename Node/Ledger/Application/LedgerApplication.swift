@@ -223,6 +223,9 @@ public enum LedgerApplication {
                 try counter(StateKeys.incidentLogSize, in: state)
             }
             var context = Context(height: height, timestamp: timestamp, parameters: parameters)
+            // Signers whose role was read, and whose organization was a member, since the last transaction that
+            // could change either: only notarizations leave roles and organizations alone.
+            var standing: [Ed25519PublicKey: KeyRole?] = [:]
             for (index, tx) in transactions.enumerated() {
                 context.index = UInt32(index)
                 func field(_ name: String) -> String { "block.transactions[\(index)].\(name)" }
@@ -254,7 +257,8 @@ public enum LedgerApplication {
                 var failure: TransactionFailure?
                 var leaf: IncidentLogEntry?
                 do throws(TransactionFailure) {
-                    leaf = try apply(tx, id: id, context: context, logSize: logSize, state: &state)
+                    leaf = try apply(
+                        tx, id: id, context: context, logSize: logSize, standing: &standing, state: &state)
                 } catch {
                     guard error.code != stateFailureCode else {
                         throw BlockExecutionError.state(.storage(error.reason))
@@ -275,6 +279,7 @@ public enum LedgerApplication {
                 if let failure { state.note(StateKeys.receiptNote(id), failure.reason) }
                 receipts.append(TransactionReceipt(height: height, index: UInt32(index), failure: failure))
                 ids.append(id)
+                if tx.kind != .notarize { standing.removeAll() }
             }
             let root = try reading { () throws(LedgerStateError) in
                 try appendLeaves(leaves, newSize: logSize, state: &state)
@@ -357,17 +362,29 @@ public enum LedgerApplication {
     }
 
     /// Applies one transaction's effects, or throws why it fails; returns the incident-log entry it adds, if any.
+    /// `standing` remembers signers whose role was read and whose organization, if any, is a member, in the state
+    /// as it is now; the caller empties it when a transaction may have changed roles or organizations.
     static func apply<Base>(
-        _ tx: Transaction, id: Digest, context: Context, logSize: UInt64, state: inout StateOverlay<Base>
+        _ tx: Transaction, id: Digest, context: Context, logSize: UInt64,
+        standing: inout [Ed25519PublicKey: KeyRole?], state: inout StateOverlay<Base>
     ) throws(TransactionFailure) -> IncidentLogEntry? {
-        let role = try read { () throws(LedgerStateError) in try Self.role(of: tx.signer, in: state) }
-        guard may(role, submit: tx.kind) else {
-            throw .unauthorized("\(tx.signer.keyID) may not submit \(tx.kind)")
-        }
-        if let organization = role?.organization {
-            guard try exists(StateKeys.organization(organization), in: state) else {
-                throw .unauthorized("organization \(organization) is no longer a member")
+        let role: KeyRole?
+        if let known = standing[tx.signer] {
+            role = known
+            guard may(role, submit: tx.kind) else {
+                throw .unauthorized("\(tx.signer.keyID) may not submit \(tx.kind)")
             }
+        } else {
+            role = try read { () throws(LedgerStateError) in try Self.role(of: tx.signer, in: state) }
+            guard may(role, submit: tx.kind) else {
+                throw .unauthorized("\(tx.signer.keyID) may not submit \(tx.kind)")
+            }
+            if let organization = role?.organization {
+                guard try exists(StateKeys.organization(organization), in: state) else {
+                    throw .unauthorized("organization \(organization) is no longer a member")
+                }
+            }
+            standing[tx.signer] = .some(role)
         }
         switch tx.kind {
         case .notarize:

@@ -1,5 +1,11 @@
 public import EnsureCrypto
 
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
 /// Why application state could not be read: the store failed, or a stored value does not decode.
 public enum LedgerStateError: Error, Equatable, Sendable, CustomStringConvertible {
     /// The underlying store failed.
@@ -52,7 +58,26 @@ public struct StateKey: Hashable, Sendable {
 
     public func hash(into hasher: inout Hasher) { bytes.withUnsafeBytes { hasher.combine(bytes: $0) } }
 
-    public static func == (lhs: StateKey, rhs: StateKey) -> Bool { lhs.bytes == rhs.bytes }
+    public static func == (lhs: StateKey, rhs: StateKey) -> Bool {
+        lhs.bytes.withUnsafeBytes { left in
+            rhs.bytes.withUnsafeBytes { right in
+                left.count == right.count
+                    && (left.isEmpty || memcmp(left.baseAddress!, right.baseAddress!, left.count) == 0)
+            }
+        }
+    }
+
+    /// Byte order, as LevelDB sorts keys, compared with one `memcmp` (the generic element-wise comparison was most
+    /// of sorting a block's writes for its digest).
+    public static func precedes(_ lhs: StateKey, _ rhs: StateKey) -> Bool {
+        lhs.bytes.withUnsafeBytes { left in
+            rhs.bytes.withUnsafeBytes { right in
+                let common = min(left.count, right.count)
+                let order = common == 0 ? 0 : memcmp(left.baseAddress!, right.baseAddress!, common)
+                return order < 0 || (order == 0 && left.count < right.count)
+            }
+        }
+    }
 }
 
 /// The writes of one block (or of genesis): a value per key, nil for a deletion.
@@ -76,7 +101,7 @@ public struct StateChanges: Sendable, Equatable {
     public var digest: Digest {
         var bytes: [UInt8] = []
         bytes.reserveCapacity(writes.count * 96)
-        for (key, value) in writes.sorted(by: { $0.key.bytes.lexicographicallyPrecedes($1.key.bytes) }) {
+        for (key, value) in writes.sorted(by: { StateKey.precedes($0.key, $1.key) }) {
             appendLength(key.bytes.count, to: &bytes)
             bytes += key.bytes
             if let value {
