@@ -324,9 +324,11 @@ public final class LedgerExecutor {
         return ChainStateReader(database: database, pending: pending, committed: committedReads)
     }
 
-    private func run(_ transactions: [Transaction], header: BlockHeader, parent: ExecutedBlock)
-        throws(ExecutionError) -> BlockExecution
-    {
+    /// `signaturesChecked`: every signature of `transactions` verified just before, so execution asks nothing of
+    /// the signature cache.
+    private func run(
+        _ transactions: [Transaction], header: BlockHeader, parent: ExecutedBlock, signaturesChecked: Bool = false
+    ) throws(ExecutionError) -> BlockExecution {
         guard var reader = state(after: parent) else {
             throw ExecutionError(field: "block.header.parentID", reason: "does not descend from the committed tip")
         }
@@ -336,7 +338,7 @@ public final class LedgerExecutor {
             return try LedgerApplication.executeBlock(
                 transactions, chainID: genesis.chainID, height: header.height, timestamp: header.timestamp,
                 parentStateRoot: parent.stateRoot, on: reader
-            ) { tx, _ in signatures.verify(tx) }
+            ) { tx, _ in signaturesChecked || signatures.verify(tx) }
         } catch {
             switch error {
             case .invalid(let field, let reason): throw ExecutionError(field: field, reason: reason)
@@ -360,15 +362,19 @@ public final class LedgerExecutor {
     /// Checks `block` against its executed parent and remembers its state changes; returns the next epoch's
     /// validator set when the block ends its epoch. The parent must have been executed (consensus executes blocks
     /// in order).
+    ///
+    /// `signaturesChecked` says the caller verified every transaction's signature in this very block (the engine's
+    /// pre-check of a proposal), so the signature cache is not asked again.
     @discardableResult
-    public func execute(_ block: Block) throws(ExecutionError) -> ValidatorSet? {
+    public func execute(_ block: Block, signaturesChecked: Bool = false) throws(ExecutionError) -> ValidatorSet? {
         let header = block.header
         if let done = executed[block.id] { return done.nextValidators }
         guard let parent = executed[header.parentID] else {
             throw ExecutionError(field: "block.header.parentID", reason: "names a block that was not executed here")
         }
         try checkHeader(block, parent: parent)
-        let result = try run(block.transactions, header: header, parent: parent)
+        let result = try run(
+            block.transactions, header: header, parent: parent, signaturesChecked: signaturesChecked)
         guard header.incidentLogSize == result.incidentLogSize else {
             throw ExecutionError(
                 field: "block.header.incidentLogSize",
@@ -396,8 +402,14 @@ public final class LedgerExecutor {
     /// Executes a block this node proposes: fills the header's incident-log and state fields from the execution
     /// and remembers the result under the final block id. Nil when the parent was not executed here or a
     /// transaction does not execute (the proposal is then built without transactions).
-    public func prepare(_ transactions: [Transaction], header template: BlockHeader) -> BlockHeader? {
-        guard let (header, result) = executeTemplate(transactions, header: template) else { return nil }
+    /// `signaturesChecked` as for ``execute(_:signaturesChecked:)``: the transactions came from
+    /// ``transactionsToPropose(from:parentID:maxMessageBytes:)``, which verified them.
+    public func prepare(_ transactions: [Transaction], header template: BlockHeader, signaturesChecked: Bool = false)
+        -> BlockHeader?
+    {
+        guard
+            let (header, result) = executeTemplate(transactions, header: template, signaturesChecked: signaturesChecked)
+        else { return nil }
         executed[header.id] = ExecutedBlock(
             header: header, parentID: header.parentID, stateRoot: result.stateRoot, changes: result.changes,
             transactionIDs: result.transactionIDs, nextValidators: result.nextValidators)
@@ -410,11 +422,11 @@ public final class LedgerExecutor {
         executeTemplate(transactions, header: template)?.0
     }
 
-    private func executeTemplate(_ transactions: [Transaction], header template: BlockHeader)
-        -> (BlockHeader, BlockExecution)?
-    {
+    private func executeTemplate(
+        _ transactions: [Transaction], header template: BlockHeader, signaturesChecked: Bool = false
+    ) -> (BlockHeader, BlockExecution)? {
         guard let parent = executed[template.parentID],
-            let result = try? run(transactions, header: template, parent: parent)
+            let result = try? run(transactions, header: template, parent: parent, signaturesChecked: signaturesChecked)
         else { return nil }
         var header = template
         header.incidentLogSize = result.incidentLogSize

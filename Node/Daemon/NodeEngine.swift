@@ -105,6 +105,9 @@ public actor NodeEngine: NodeService {
     private let journal: ProposalJournal
     /// Blocks consensus committed in the current step, written when its messages are out (``run(_:)``).
     private var deferredCommits: [(Block, QuorumCertificate)] = []
+    /// Proposals whose every signature the pre-check verified as they arrived, by block id: executing one asks the
+    /// signature cache nothing more. Emptied when it passes 64 (a proposal that never executes leaves its id here).
+    private var checkedProposals: Set<Digest> = []
     private var core: ConsensusCore
     private var mempool: Mempool
     private let logger: Logger
@@ -304,7 +307,11 @@ public actor NodeEngine: NodeService {
             handle(message, from: peer, verified: preverified(transactions))
         case .consensus(.proposal(let proposal)) where proposal.block.header.proposer == peer:
             // Only the proposer's own proposal: a peer relaying others' blocks cannot make this node verify them.
-            _ = signatures.verify(proposal.block.transactions) { $0.chainID == genesis.chainID }
+            let checks = signatures.verify(proposal.block.transactions) { $0.chainID == genesis.chainID }
+            if !checks.isEmpty, !checks.contains(false) {
+                if checkedProposals.count >= 64 { checkedProposals.removeAll() }
+                checkedProposals.insert(proposal.block.id)
+            }
             handle(message, from: peer, verified: [])
         default:
             handle(message, from: peer, verified: [])
@@ -513,7 +520,8 @@ public actor NodeEngine: NodeService {
                 return
             }
             do throws(ExecutionError) {
-                let next = try executor.execute(block)
+                let next = try executor.execute(
+                    block, signaturesChecked: checkedProposals.remove(block.id) != nil)
                 queue.append(.executed(blockID: block.id, .valid(nextValidators: next)))
             } catch {
                 logger.warning(
@@ -654,7 +662,8 @@ public actor NodeEngine: NodeService {
             transactionRoot: Block.transactionRoot(of: transactions), transactionCount: UInt64(transactions.count),
             incidentLogSize: 0, incidentLogRoot: MerkleHash.emptyRoot, stateRoot: .zero,
             validatorSetHash: request.validatorSetHash)
-        if let header = executor.prepare(transactions, header: template) {
+        // transactionsToPropose picked only transactions whose signature verified.
+        if let header = executor.prepare(transactions, header: template, signaturesChecked: true) {
             return Block(header: header, justify: request.justify, transactions: transactions)
         }
         // Should not happen (selection checked what execution checks); an empty block keeps the chain live.
