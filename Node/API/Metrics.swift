@@ -34,18 +34,26 @@ struct MetricsExposition {
         for (labels, value) in samples { sample(name, labels, value) }
     }
 
-    /// A histogram family: cumulative `_bucket` samples per upper bound and `+Inf`, then `_sum` and `_count`.
+    /// A histogram family of one unlabeled series.
     mutating func histogram(_ name: String, _ help: String, _ histogram: SecondsHistogram) {
+        histograms(name, help, series: [([], histogram)])
+    }
+
+    /// A histogram family: per series, cumulative `_bucket` samples per upper bound and `+Inf`, then `_sum` and
+    /// `_count`, each with the series' labels (and `le` on the buckets).
+    mutating func histograms(_ name: String, _ help: String, series: [(Labels, SecondsHistogram)]) {
         text += "# HELP \(name) \(Self.escapeHelp(help))\n# TYPE \(name) histogram\n"
-        var cumulative: UInt64 = 0
-        for (bound, count) in zip(histogram.bounds, histogram.counts) {
-            cumulative += count
-            sample(name + "_bucket", [("le", Self.number(bound))], Double(cumulative))
+        for (labels, histogram) in series {
+            var cumulative: UInt64 = 0
+            for (bound, count) in zip(histogram.bounds, histogram.counts) {
+                cumulative += count
+                sample(name + "_bucket", labels + [("le", Self.number(bound))], Double(cumulative))
+            }
+            cumulative += histogram.overflow
+            sample(name + "_bucket", labels + [("le", "+Inf")], Double(cumulative))
+            sample(name + "_sum", labels, histogram.sum)
+            sample(name + "_count", labels, Double(cumulative))
         }
-        cumulative += histogram.overflow
-        sample(name + "_bucket", [("le", "+Inf")], Double(cumulative))
-        sample(name + "_sum", [], histogram.sum)
-        sample(name + "_count", [], Double(cumulative))
     }
 
     private mutating func sample(_ name: String, _ labels: Labels, _ value: Double) {
@@ -94,31 +102,62 @@ public final class APIMetrics: Sendable {
         var status: Int
     }
 
-    private let requests = NIOLockedValueBox<[Key: UInt64]>([:])
+    struct Route: Hashable {
+        var route: String
+        var method: String
+    }
+
+    private struct State {
+        var requests: [Key: UInt64] = [:]
+        var durations: [Route: SecondsHistogram] = [:]
+    }
+
+    /// Upper bounds of the request-duration buckets, in seconds.
+    static let durationBounds = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5]
+
+    private let state = NIOLockedValueBox(State())
 
     /// Creates empty counters.
     public init() {}
 
-    /// Counts one answered request.
-    func record(route: String?, method: HTTPRequest.Method, status: HTTPResponse.Status) {
+    /// Counts one answered request, and how long the router took to answer it (`seconds`, when measured).
+    func record(route: String?, method: HTTPRequest.Method, status: HTTPResponse.Status, seconds: Double? = nil) {
         let methods: Set<String> = ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"]
         let key = Key(
             // Hummingbird names a request no route matched "NotFound"; templates start with a slash.
             route: route.flatMap { $0.hasPrefix("/") ? $0 : nil } ?? "unmatched",
             method: methods.contains(method.rawValue) ? method.rawValue : "other", status: status.code)
-        requests.withLockedValue { $0[key, default: 0] += 1 }
+        state.withLockedValue { state in
+            state.requests[key, default: 0] += 1
+            if let seconds {
+                state.durations[
+                    Route(route: key.route, method: key.method),
+                    default: SecondsHistogram(
+                        bounds: Self.durationBounds)
+                ]
+                .record(seconds)
+            }
+        }
+    }
+
+    /// Every request-duration histogram, sorted by route and method.
+    func requestDurations() -> [(Route, SecondsHistogram)] {
+        state.withLockedValue { $0.durations.map { ($0.key, $0.value) } }.sorted {
+            ($0.0.route, $0.0.method) < ($1.0.route, $1.0.method)
+        }
     }
 
     /// Every counter, sorted by route, method and status.
     func requestCounts() -> [(Key, UInt64)] {
-        requests.withLockedValue { $0.map { ($0.key, $0.value) } }.sorted {
+        state.withLockedValue { $0.requests.map { ($0.key, $0.value) } }.sorted {
             ($0.0.route, $0.0.method, $0.0.status) < ($1.0.route, $1.0.method, $1.0.status)
         }
     }
 }
 
-/// Counts every answered request in ``APIMetrics``. It runs outside the problem middleware, so it sees the status
-/// a refusal was sent with.
+/// Counts every answered request in ``APIMetrics``, with the time from the router handing it over to the answer
+/// (for a streamed body, until its headers). It runs outside the problem middleware, so it sees the status a
+/// refusal was sent with.
 struct RequestMetricsMiddleware: RouterMiddleware {
     typealias Context = APIRequestContext
 
@@ -127,13 +166,19 @@ struct RequestMetricsMiddleware: RouterMiddleware {
     func handle(
         _ request: Request, context: Context, next: (Request, Context) async throws -> Response
     ) async throws -> Response {
+        let start = ContinuousClock.now
+        func seconds() -> Double {
+            let elapsed = ContinuousClock.now - start
+            return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
+        }
         do {
             let response = try await next(request, context)
-            metrics.record(route: context.endpointPath, method: request.method, status: response.status)
+            metrics.record(
+                route: context.endpointPath, method: request.method, status: response.status, seconds: seconds())
             return response
         } catch {
             let status = (error as? any HTTPResponseError)?.status ?? .internalServerError
-            metrics.record(route: context.endpointPath, method: request.method, status: status)
+            metrics.record(route: context.endpointPath, method: request.method, status: status, seconds: seconds())
             throw error
         }
     }

@@ -86,6 +86,12 @@ enum MetricsPage {
             samples: metrics.requestCounts().map { key, count in
                 ([("route", key.route), ("method", key.method), ("status", String(key.status))], Double(count))
             })
+        page.histograms(
+            "ensure_api_request_duration_seconds",
+            "Seconds from the router taking an HTTP API request to its answer (for an event stream, to its headers), by route template and method.",
+            series: metrics.requestDurations().map { key, histogram in
+                ([("route", key.route), ("method", key.method)], histogram)
+            })
         if let resident = ProcessFacts.residentMemoryBytes() {
             page.gauge("process_resident_memory_bytes", "Resident memory size in bytes.", resident)
         }

@@ -110,7 +110,8 @@ struct MetricsTests {
         "ensure_peers_connected", "ensure_consensus_round", "ensure_consensus_timeouts_total",
         "ensure_signatures_verified_total", "ensure_signature_verifications_timed_total",
         "ensure_signature_verification_cpu_seconds_total",
-        "ensure_block_commit_seconds", "ensure_api_requests_total", "ensure_incident_log_size", "ensure_is_validator",
+        "ensure_block_commit_seconds", "ensure_api_requests_total", "ensure_api_request_duration_seconds",
+        "ensure_incident_log_size", "ensure_is_validator",
         "process_resident_memory_bytes", "process_start_time_seconds",
     ]
 
@@ -203,6 +204,17 @@ struct MetricsTests {
             #expect(after.value(requests, ["route": "/v1/blocks/{height}", "method": "GET", "status": "200"]) == 1)
             #expect(after.value(requests, ["route": "/metrics", "method": "GET", "status": "200"]) == 1)
             #expect(after.value(requests, ["route": "unmatched", "method": "GET", "status": "404"]) == 1)
+            // Each route's answers are timed: both /v1/blocks/{height} answers in one series, counted in +Inf and
+            // summing to what they took, which here is well under the largest bound.
+            let durations = "ensure_api_request_duration_seconds"
+            let blocks = ["route": "/v1/blocks/{height}", "method": "GET"]
+            #expect(after.types[durations] == "histogram")
+            #expect(after.value(durations + "_count", blocks) == 2)
+            #expect(after.value(durations + "_bucket", blocks.merging(["le": "+Inf"]) { $1 }) == 2)
+            #expect(after.value(durations + "_bucket", blocks.merging(["le": "5"]) { $1 }) == 2)
+            let sum = try #require(after.value(durations + "_sum", blocks))
+            #expect(sum > 0 && sum < 5)
+            #expect(after.value(durations + "_count", ["route": "unmatched", "method": "GET"]) == 1)
             // Raw paths never become label values.
             #expect(!after.samples.contains { $0.labels["route"]?.contains("nowhere") == true })
         }
@@ -224,5 +236,17 @@ struct MetricsTests {
         #expect(
             parsed.samples == [.init(name: "x_total", labels: ["route": "/a\"b\\c\nd", "method": "GET"], value: 2)])
         #expect(page.text.split(separator: "\n").count == 3)
+
+        var histogram = SecondsHistogram(bounds: [0.1, 1])
+        histogram.record(0.05)
+        histogram.record(2)
+        var timed = MetricsExposition()
+        timed.histograms("d_seconds", "durations", series: [([("route", "/x")], histogram)])
+        let series = try ParsedMetrics(timed.text)
+        #expect(series.value("d_seconds_bucket", ["route": "/x", "le": "0.1"]) == 1)
+        #expect(series.value("d_seconds_bucket", ["route": "/x", "le": "1"]) == 1)
+        #expect(series.value("d_seconds_bucket", ["route": "/x", "le": "+Inf"]) == 2)
+        #expect(series.value("d_seconds_count", ["route": "/x"]) == 2)
+        #expect(series.value("d_seconds_sum", ["route": "/x"]) == 2.05)
     }
 }
