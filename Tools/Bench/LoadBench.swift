@@ -776,6 +776,10 @@ struct LatencySplit: Sendable {
     var answered: [Double] = []
     var proposed: [Double] = []
     var afterProposal: [Double] = []
+    /// Seconds from writing each submission request sent in the window to reading its answer: the part of
+    /// `answered` spent on the connection and in the node, against the batch's wait before it was sent. The node's
+    /// own share is its `ensure_api_request_duration_seconds`.
+    var requestRoundTrips: [Double] = []
 
     /// The `q` quantile of `samples` (nearest rank), nil when there are none.
     static func quantile(_ samples: [Double], _ q: Double) -> Double? {
@@ -1136,7 +1140,9 @@ final class LoadDriver {
         var writer = CanonicalWriter()
         writer.writeArray(items) { $0.writeLengthPrefixedBytes($1.bytes) }
         let ids = items.map(\.id)
+        let sent = NIODeadline.now()
         connection.send(method: .POST, path: "/v1/transactions/batch", body: writer.bytes) { result in
+            self.recordRoundTrip(since: sent)
             self.handleBatch(ids: ids, result: result)
         }
     }
@@ -1207,9 +1213,17 @@ final class LoadDriver {
     }
 
     private func send(id: String, bytes: [UInt8], over connection: LoadConnection) {
+        let sent = NIODeadline.now()
         connection.send(method: .POST, path: "/v1/transactions", body: bytes) { result in
+            self.recordRoundTrip(since: sent)
             self.handleSubmission(id: id, result: result)
         }
+    }
+
+    /// Records a submission request's round trip when it was sent inside the window.
+    private func recordRoundTrip(since sent: NIODeadline) {
+        guard !finished, sent >= windowStart, sent < windowEnd else { return }
+        outcome.split.requestRoundTrips.append(Double((NIODeadline.now() - sent).nanoseconds) / 1e9)
     }
 
     private func handleSubmission(id: String, result: Result<LoadHTTPResponse, LoadHTTPFailure>) {
@@ -1565,7 +1579,8 @@ struct LoadReport {
                 + "p99 \(Self.formatSeconds(LatencySplit.quantile(samples, 0.99)))"
         }
         lines.append(
-            "latency split: answered \(parts(outcome.split.answered)); proposed (block time) "
+            "latency split: answered \(parts(outcome.split.answered)) (request round trip \(parts(outcome.split.requestRoundTrips)) "
+                + "over \(outcome.split.requestRoundTrips.count) requests); proposed (block time) "
                 + "\(parts(outcome.split.proposed)); proposal to commit seen \(parts(outcome.split.afterProposal))")
         let peaks = memory.map { name, result in
             switch result {
@@ -1640,6 +1655,7 @@ struct LoadReport {
         }
         struct Split: Encodable {
             var answered: Quantiles
+            var requestRoundTrip: Quantiles
             var proposed: Quantiles
             var afterProposal: Quantiles
         }
@@ -1718,7 +1734,8 @@ struct LoadReport {
                 p50: finite(latency(0.5)), p99: finite(latency(0.99)), samples: outcome.latencies.count,
                 uncommitted: outcome.uncommitted, drainSeconds: outcome.drainSeconds),
             latencySplit: .init(
-                answered: .init(outcome.split.answered), proposed: .init(outcome.split.proposed),
+                answered: .init(outcome.split.answered), requestRoundTrip: .init(outcome.split.requestRoundTrips),
+                proposed: .init(outcome.split.proposed),
                 afterProposal: .init(outcome.split.afterProposal)),
             engineLoopLagP99Seconds: Dictionary(
                 uniqueKeysWithValues: zip(plan.nodes.map(\.name), loopLagP99.map { finite($0) })),
