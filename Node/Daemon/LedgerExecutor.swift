@@ -402,6 +402,7 @@ public final class LedgerExecutor {
     /// Executes a block this node proposes: fills the header's incident-log and state fields from the execution
     /// and remembers the result under the final block id. Nil when the parent was not executed here or a
     /// transaction does not execute (the proposal is then built without transactions).
+    ///
     /// `signaturesChecked` as for ``execute(_:signaturesChecked:)``: the transactions came from
     /// ``transactionsToPropose(from:parentID:maxMessageBytes:)``, which verified them.
     public func prepare(_ transactions: [Transaction], header template: BlockHeader, signaturesChecked: Bool = false)
