@@ -1,3 +1,4 @@
+import EnsureCrypto
 import Foundation
 import Hummingbird
 import NIOConcurrencyHelpers
@@ -127,15 +128,11 @@ public final class APIMetrics: Sendable {
             // Hummingbird names a request no route matched "NotFound"; templates start with a slash.
             route: route.flatMap { $0.hasPrefix("/") ? $0 : nil } ?? "unmatched",
             method: methods.contains(method.rawValue) ? method.rawValue : "other", status: status.code)
+        let route = Route(route: key.route, method: key.method)
         state.withLockedValue { state in
             state.requests[key, default: 0] += 1
             if let seconds {
-                state.durations[
-                    Route(route: key.route, method: key.method),
-                    default: SecondsHistogram(
-                        bounds: Self.durationBounds)
-                ]
-                .record(seconds)
+                state.durations[route, default: SecondsHistogram(bounds: Self.durationBounds)].record(seconds)
             }
         }
     }
@@ -167,10 +164,7 @@ struct RequestMetricsMiddleware: RouterMiddleware {
         _ request: Request, context: Context, next: (Request, Context) async throws -> Response
     ) async throws -> Response {
         let start = ContinuousClock.now
-        func seconds() -> Double {
-            let elapsed = ContinuousClock.now - start
-            return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
-        }
+        func seconds() -> Double { (ContinuousClock.now - start).seconds }
         do {
             let response = try await next(request, context)
             metrics.record(

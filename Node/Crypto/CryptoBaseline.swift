@@ -174,7 +174,7 @@ public struct Ed25519VerificationBound: Sendable, CustomStringConvertible {
 
 extension Duration {
     /// The duration in seconds, as a floating-point number.
-    var seconds: Double {
+    public var seconds: Double {
         let (whole, attoseconds) = components
         return Double(whole) + Double(attoseconds) / 1e18
     }

@@ -184,11 +184,3 @@ struct CryptoBench: ParsableCommand {
         String(format: "%.\(digits)f", value)
     }
 }
-
-extension Duration {
-    /// The duration in seconds, as a floating-point number.
-    fileprivate var seconds: Double {
-        let (whole, attoseconds) = components
-        return Double(whole) + Double(attoseconds) / 1e18
-    }
-}

@@ -201,10 +201,3 @@ struct MerkleBench: ParsableCommand {
         return "\(hundredths)"
     }
 }
-
-extension Duration {
-    fileprivate var seconds: Double {
-        let (whole, attoseconds) = components
-        return Double(whole) + Double(attoseconds) / 1e18
-    }
-}

@@ -368,17 +368,17 @@ public enum LedgerApplication {
         _ tx: Transaction, id: Digest, context: Context, logSize: UInt64,
         standing: inout [Ed25519PublicKey: KeyRole?], state: inout StateOverlay<Base>
     ) throws(TransactionFailure) -> IncidentLogEntry? {
+        let known = standing[tx.signer]
         let role: KeyRole?
-        if let known = standing[tx.signer] {
+        if let known {
             role = known
-            guard may(role, submit: tx.kind) else {
-                throw .unauthorized("\(tx.signer.keyID) may not submit \(tx.kind)")
-            }
         } else {
             role = try read { () throws(LedgerStateError) in try Self.role(of: tx.signer, in: state) }
-            guard may(role, submit: tx.kind) else {
-                throw .unauthorized("\(tx.signer.keyID) may not submit \(tx.kind)")
-            }
+        }
+        guard may(role, submit: tx.kind) else {
+            throw .unauthorized("\(tx.signer.keyID) may not submit \(tx.kind)")
+        }
+        if known == nil {
             if let organization = role?.organization {
                 guard try exists(StateKeys.organization(organization), in: state) else {
                     throw .unauthorized("organization \(organization) is no longer a member")
