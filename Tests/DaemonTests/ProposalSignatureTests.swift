@@ -15,8 +15,12 @@ import Testing
 struct ProposalSignatureTests {
     /// The votes engine `index` of a fresh cluster sends after it receives, from round 1's leader, a proposal of
     /// the transactions `makeTransactions` gives, with a header is filled as if every one of them executed.
-    func votes(for makeTransactions: (ChainFixture) -> [Transaction]) async throws -> [Vote] {
-        let cluster = try EngineCluster()
+    ///
+    /// Round 1 never times out here, so a loaded machine cannot move the engine past the proposal's round. The
+    /// engine handles the proposal in one turn of its loop, so once a later call on the engine returns, the vote,
+    /// if any, was sent; `wait` is how long a vote may still take after that.
+    func votes(for makeTransactions: (ChainFixture) -> [Transaction], wait: Duration) async throws -> [Vote] {
+        let cluster = try EngineCluster { $0.consensus.baseTimeoutMilliseconds = 600_000 }
         let fixture = cluster.fixture
         let transactions = makeTransactions(fixture)
         let leader = fixture.validators.members[1]
@@ -56,7 +60,8 @@ struct ProposalSignatureTests {
         let bytes = NodeMessage.consensus(.proposal(proposal)).canonicalBytes
         engine.eventLoop.execute { engine.assumeIsolated { $0.receive(bytes, from: leader) } }
 
-        let deadline = ContinuousClock.now + .seconds(2)
+        _ = await engine.status()
+        let deadline = ContinuousClock.now + wait
         while sent.withLockedValue({ $0.isEmpty }), ContinuousClock.now < deadline {
             try await Task.sleep(for: .milliseconds(20))
         }
@@ -66,13 +71,14 @@ struct ProposalSignatureTests {
 
     @Test("a proposal whose signatures all hold is executed and voted for")
     func validProposal() async throws {
-        let votes = try await votes { [$0.notarize(sequence: 1), $0.notarize(sequence: 2)] }
+        let votes = try await votes(for: { [$0.notarize(sequence: 1), $0.notarize(sequence: 2)] }, wait: .seconds(30))
         #expect(votes.count == 1)
     }
 
     @Test("one forged signature in a proposal makes its block invalid: no vote")
     func forgedProposal() async throws {
-        let votes = try await votes { [$0.notarize(sequence: 1), $0.forged($0.notarize(sequence: 2))] }
+        let votes = try await votes(
+            for: { [$0.notarize(sequence: 1), $0.forged($0.notarize(sequence: 2))] }, wait: .seconds(1))
         #expect(votes.isEmpty)
     }
 }
